@@ -1,0 +1,92 @@
+"""Crash-safe file writes: a temp file in the same folder, fsync, then `os.replace`.
+
+A reader sees either the old file or the complete new one, never a half-written file, and the
+new file carries its final mode from the moment it is created (a secret written with mode 0600
+is never readable by others, not even briefly). On failure the temp file is removed and the
+OSError propagates; callers convert it at their boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+TEMP_PREFIX = ".tmp-"
+"""Name prefix of in-flight temp files; anything left with it after a crash is garbage."""
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write `data` to `path` atomically; the file ends with permission bits `mode`.
+
+    The temp file is created with `O_EXCL` and `mode` (then `fchmod` to undo the umask), the
+    data is fsynced, the temp file renamed over `path`, and the folder fsynced so the rename
+    survives a power cut.
+    """
+    folder = path.parent
+    tmp = folder / f"{TEMP_PREFIX}{path.name}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(folder)
+
+
+def atomic_copy(src: Path, dest: Path, *, mode: int = 0o644, chunk: int = 1 << 20) -> str:
+    """Copy `src` to `dest` atomically (same guarantees as :func:`atomic_write_bytes`).
+
+    Returns the sha256 hex digest of the bytes written, computed while copying, so the hash
+    describes exactly what landed on disk even if `src` changes afterwards.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    folder = dest.parent
+    tmp = folder / f"{TEMP_PREFIX}{dest.name}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        try:
+            os.fchmod(fd, mode)
+            with src.open("rb") as source:
+                while block := source.read(chunk):
+                    digest.update(block)
+                    view = memoryview(block)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(folder)
+    return digest.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush a folder's entry table (best effort: some filesystems refuse it)."""
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(dfd)
+    finally:
+        os.close(dfd)

@@ -1,0 +1,323 @@
+"""The browser session manager: one Chromium per process, one context per account session.
+
+Promises:
+- one Chromium (Debian's, `settings.browser_path`, flags :data:`bot.config.CHROMIUM_ARGS`),
+  launched lazily or by :meth:`BrowserManager.start`, relaunched if it crashed;
+- at most one open session (BrowserContext) per account at a time, while different accounts run
+  concurrently;
+- the account's storage state (cookies, local storage) is loaded from
+  `settings.sessions_dir/<safe key>.json` and saved back atomically with mode 0600;
+- with a `trace_dir`, a Playwright trace is recorded and kept only when the session body raises
+  (secrets scrubbed, see :mod:`bot.tracescrub`).
+
+Playwright errors raised by the manager itself are converted to :mod:`bot.errors` types; flows use
+:func:`playwright_errors` for the same conversion around their own page actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Collection, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from loguru import logger
+from playwright.async_api import Browser, BrowserContext, Playwright, Response, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from bot.atomic import atomic_write_bytes
+from bot.config import CHROMIUM_ARGS, Settings
+from bot.errors import ConfigError, PortalUnavailableError, RecoupError, SessionError
+from bot.tracescrub import scrub_trace
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def session_file_name(account_key: str) -> str:
+    """File name of an account's stored session: readable slug plus a hash (no collisions,
+    no path separators, never hidden)."""
+    slug = _UNSAFE.sub("_", account_key).strip("._-")[:60] or "account"
+    digest = hashlib.sha256(account_key.encode("utf-8")).hexdigest()[:12]
+    return f"{slug}-{digest}.json"
+
+
+class BrowserManager:
+    """One Chromium per process (Debian's, settings.browser_path, headless, CHROMIUM_ARGS);
+    one BrowserContext per account; at most one open session per account at a time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._start_lock = asyncio.Lock()
+        self._account_locks: dict[str, asyncio.Lock] = {}
+        self._last_trace: dict[str, Path] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Launch Playwright and Chromium (no-op when running).
+
+        Raises ConfigError when the executable is missing, PortalUnavailableError when the
+        launch fails otherwise (treated as passing: retried by the engine).
+        """
+        async with self._start_lock:
+            if self._browser is not None and self._browser.is_connected():
+                return
+            path = self.settings.browser_path
+            if not path.is_file():
+                raise ConfigError(f"Chromium not found at {path} (setting RECOUP_BROWSER_PATH)")
+            if self._browser is not None:
+                logger.warning("Chromium disconnected; relaunching")
+                with contextlib.suppress(PlaywrightError):
+                    await self._browser.close()
+                self._browser = None
+            try:
+                if self._playwright is None:
+                    self._playwright = await async_playwright().start()
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=str(path),
+                    headless=self.settings.headless,
+                    args=list(CHROMIUM_ARGS),
+                )
+            except PlaywrightError as exc:
+                raise PortalUnavailableError(
+                    f"Chromium failed to start: {_first_line(exc)}", browser_path=str(path)
+                ) from exc
+            logger.info("Chromium {} started", self._browser.version)
+
+    async def close(self) -> None:
+        """Close Chromium and stop Playwright. Safe to call twice; errors on close are logged."""
+        browser, self._browser = self._browser, None
+        pw, self._playwright = self._playwright, None
+        if browser is not None:
+            try:
+                await browser.close()
+            except PlaywrightError as exc:
+                logger.warning("closing Chromium failed: {}", _first_line(exc))
+        if pw is not None:
+            try:
+                await pw.stop()
+            except PlaywrightError as exc:
+                logger.warning("stopping Playwright failed: {}", _first_line(exc))
+
+    async def __aenter__(self) -> BrowserManager:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ---- sessions --------------------------------------------------------------------------
+    def session_path(self, account_key: str) -> Path:
+        """Where the account's storage state lives."""
+        return self.settings.sessions_dir / session_file_name(account_key)
+
+    def last_trace(self, account_key: str) -> Path | None:
+        """The trace zip kept by this account's most recent failed session (None if that session
+        kept none). Hand it to :meth:`bot.evidence.EvidenceRecorder.add_trace`."""
+        return self._last_trace.get(account_key)
+
+    def is_busy(self, account_key: str) -> bool:
+        """True while a session of this account is open (or being opened)."""
+        lock = self._account_locks.get(account_key)
+        return lock is not None and lock.locked()
+
+    @asynccontextmanager
+    async def session(
+        self,
+        account_key: str,
+        *,
+        trace_dir: Path | None = None,
+        locale_cookie: dict[str, Any] | None = None,
+        secrets: Collection[str] = (),
+    ) -> AsyncIterator[BrowserContext]:
+        """Open the account's browser context; waits while another session of it is open.
+
+        On normal exit the storage state is saved (0600, atomic) and the context closed. When the
+        body raises: a trace is saved into `trace_dir` (if given; `secrets` are scrubbed from it
+        along with cookies, auth headers and form bodies), the storage state is kept for
+        non-session errors and forgotten for :class:`SessionError`, and the error re-raised.
+        """
+        lock = self._account_locks.setdefault(account_key, asyncio.Lock())
+        async with lock:
+            self._last_trace.pop(account_key, None)
+            await self.start()
+            assert self._browser is not None
+            context = await self._new_context(account_key, locale_cookie)
+            tracing = False
+            try:
+                if trace_dir is not None:
+                    await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                    tracing = True
+                try:
+                    yield context
+                except BaseException as exc:
+                    if tracing and trace_dir is not None:
+                        tracing = False
+                        await self._keep_trace(context, trace_dir, account_key, secrets)
+                    if isinstance(exc, SessionError):
+                        self.forget_session(account_key)
+                    elif isinstance(exc, Exception):
+                        await self._save_quietly(context, account_key)
+                    raise
+                if tracing:
+                    tracing = False
+                    with contextlib.suppress(PlaywrightError):
+                        await context.tracing.stop()
+                await self.save_session(context, account_key)
+            finally:
+                with contextlib.suppress(PlaywrightError):
+                    await context.close()
+
+    async def _new_context(self, account_key: str, locale_cookie: dict[str, Any] | None) -> BrowserContext:
+        assert self._browser is not None
+        state = self._load_state(account_key)
+        with playwright_errors("opening a browser context"):
+            context = await self._browser.new_context(
+                storage_state=state,  # type: ignore[arg-type]
+                locale="en-US",
+                timezone_id="UTC",
+            )
+            context.set_default_timeout(self.settings.action_timeout_ms)
+            context.set_default_navigation_timeout(self.settings.navigation_timeout_ms)
+            if locale_cookie:
+                await context.add_cookies([locale_cookie])  # type: ignore[list-item]
+        return context
+
+    def _load_state(self, account_key: str) -> dict[str, Any] | None:
+        """The stored state, or None when absent or unreadable (an unreadable file is removed:
+        a session is only a cache, the flow logs in again)."""
+        path = self.session_path(account_key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigError(f"cannot read stored session {path}: {exc.strerror}") from exc
+        try:
+            state = json.loads(raw)
+            if not isinstance(state, dict) or not isinstance(state.get("cookies", []), list):
+                raise ValueError("not a storage state")
+        except ValueError:
+            logger.warning("stored session {} is unreadable; discarding it", path.name)
+            self.forget_session(account_key)
+            return None
+        return state
+
+    async def save_session(self, context: BrowserContext, account_key: str) -> None:
+        """Save the context's storage state atomically, created with mode 0600 in a 0700 folder.
+
+        Raises PortalUnavailableError if the browser cannot report its state, ConfigError if the
+        sessions folder cannot be written.
+        """
+        with playwright_errors("reading the session state"):
+            state = await context.storage_state()
+        folder = self.settings.sessions_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder.chmod(0o700)
+            atomic_write_bytes(
+                self.session_path(account_key),
+                json.dumps(state, separators=(",", ":")).encode("utf-8"),
+                mode=0o600,
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot write the session file in {folder}: {exc.strerror}") from exc
+
+    async def _save_quietly(self, context: BrowserContext, account_key: str) -> None:
+        try:
+            await self.save_session(context, account_key)
+        except RecoupError as exc:
+            logger.warning("session of {} not saved after a failure: {}", account_key, exc)
+
+    def forget_session(self, account_key: str) -> None:
+        """Delete the stored state (after a bounce to login). No error if there is none."""
+        with contextlib.suppress(FileNotFoundError):
+            self.session_path(account_key).unlink()
+
+    async def _keep_trace(
+        self, context: BrowserContext, trace_dir: Path, account_key: str, secrets: Collection[str]
+    ) -> None:
+        """Stop tracing into `trace_dir/trace-<utc time>.zip`, scrubbed. Never raises: the
+        original error matters more than the trace."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        try:
+            _make_dir(trace_dir)
+            raw = trace_dir / f".raw-trace-{stamp}.zip"
+            await context.tracing.stop(path=raw)
+            try:
+                kept = trace_dir / f"trace-{stamp}.zip"
+                scrub_trace(raw, kept, secrets=secrets)
+                self._last_trace[account_key] = kept
+            finally:
+                raw.unlink(missing_ok=True)
+        except (PlaywrightError, OSError, ValueError) as exc:
+            logger.warning("trace of {} not saved: {}", account_key, _first_line(exc))
+
+
+# ---- error conversion at the Playwright boundary ---------------------------------------------
+_NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
+
+
+@contextlib.contextmanager
+def playwright_errors(doing: str = "talking to the portal") -> Iterator[None]:
+    """Convert Playwright errors raised inside into :mod:`bot.errors` types, once.
+
+    Timeouts, `net::ERR_*` navigation failures, a closed page/browser and every other Playwright
+    error become PortalUnavailableError (context: `doing`, `net_error`, `timeout`). Recoup's own
+    errors pass through untouched. Only the first line of Playwright's message is kept (its call
+    log can quote typed text).
+    """
+    try:
+        yield
+    except RecoupError:
+        raise
+    except PlaywrightTimeoutError as exc:
+        raise PortalUnavailableError(
+            f"timed out {doing}: {_first_line(exc)}", doing=doing, timeout=True
+        ) from exc
+    except PlaywrightError as exc:
+        line = _first_line(exc)
+        net = _NET_ERROR.search(str(exc))
+        if net:
+            raise PortalUnavailableError(
+                f"portal unreachable while {doing}: {net.group(0)}", doing=doing, net_error=net.group(0)
+            ) from exc
+        raise PortalUnavailableError(f"browser error while {doing}: {line}", doing=doing) from exc
+
+
+def raise_for_status(response: Response | None, doing: str = "loading a page") -> Response:
+    """Return `response` if it is a usable answer; a missing answer or a 5xx (also 429) raises
+    PortalUnavailableError with the status and URL."""
+    if response is None:
+        raise PortalUnavailableError(f"no response while {doing}", doing=doing)
+    if response.status >= 500 or response.status == 429:
+        raise PortalUnavailableError(
+            f"portal answered HTTP {response.status} while {doing}",
+            doing=doing,
+            status=response.status,
+            url=response.url.split("?", 1)[0],
+        )
+    return response
+
+
+def _make_dir(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,235 @@
+"""`recoup accounts add|list|remove|login`.
+
+The database only ever holds secret REFERENCES (`env:NAME`, `file:key`); values are read from
+the environment or the secrets file at the moment of use and never printed. `add` checks that
+each reference resolves (unless `--no-check`) and refuses a value given where a reference
+belongs, without repeating it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from bot.browser import session_file_name
+from bot.cli_common import CliState, JsonOpt, Out, configure_logging, load_settings, opened_store
+from bot.cli_runtime import Runtime, runtime, service_running
+from bot.errors import ChallengeRequiredError, InputError, SecretMissingError
+from bot.models import Account
+from bot.secrets import env_ref_for, resolve_secret, validate_secret_ref
+from flows.env import FlowEnv
+from flows.login import log_in
+from flows.scan import count_orders
+
+app = typer.Typer(help="Portal accounts and their secret references.", no_args_is_help=True)
+
+
+def _state(ctx: typer.Context) -> CliState:
+    state = ctx.obj
+    return state if isinstance(state, CliState) else CliState()
+
+
+def _ref(given: str | None, default: str | None, what: str) -> str | None:
+    """The reference to store: the one given (checked for shape) or the conventional default."""
+    ref = given if given is not None else default
+    if ref is None:
+        return None
+    try:
+        return validate_secret_ref(ref)
+    except SecretMissingError:
+        raise InputError(
+            f"--{what}-ref must be a reference like env:NAME or file:key (never the secret itself)"
+        ) from None
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Short unique name (letters, digits, _ . -).")],
+    email: Annotated[str, typer.Option(help="Login e-mail on the portal.")],
+    password_ref: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the password is: env:VAR or file:key. Default env:RECOUP_SECRET_<NAME>_PASSWORD."
+        ),
+    ] = None,
+    totp_ref: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the TOTP seed is. Default env:RECOUP_SECRET_<NAME>_TOTP if that variable is set."
+        ),
+    ] = None,
+    mailbox_user: Annotated[str | None, typer.Option(help="IMAP login (default: the e-mail).")] = None,
+    mailbox_password_ref: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the IMAP password is. Default env:RECOUP_SECRET_<NAME>_MAILBOX if that "
+            "variable is set."
+        ),
+    ] = None,
+    locale: Annotated[str, typer.Option(help="The account's portal language, e.g. de_DE.")] = "en_US",
+    portal: Annotated[str | None, typer.Option(help="Selector pack (default: RECOUP_PORTAL).")] = None,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Do not check that the references resolve.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add an account. Only references to its secrets are stored, never the secrets."""
+    out = Out(as_json)
+    with out.errors():
+        settings = load_settings(_state(ctx))
+        configure_logging(settings, verbose=_state(ctx).verbose)
+
+        def optional_default(what: str) -> str | None:
+            ref = env_ref_for(name, what)
+            return ref if os.environ.get(ref.removeprefix("env:")) else None
+
+        refs = {
+            "password_ref": _ref(password_ref, env_ref_for(name, "PASSWORD"), "password"),
+            "totp_ref": _ref(totp_ref, optional_default("TOTP"), "totp"),
+            "mailbox_password_ref": _ref(
+                mailbox_password_ref, optional_default("MAILBOX"), "mailbox-password"
+            ),
+        }
+        if not no_check:
+            for field, ref in refs.items():
+                if ref is None:
+                    continue
+                try:
+                    resolve_secret(ref, secrets_file=settings.secrets_file)
+                except SecretMissingError as exc:
+                    raise InputError(f"{field.removesuffix('_ref')}: {exc} (or pass --no-check)") from None
+        account = Account(
+            name=name,
+            email=email,
+            mailbox_user=mailbox_user,
+            locale=locale,
+            portal=portal or settings.portal,
+            **refs,
+        )
+        with opened_store(settings) as store:
+            stored = store.accounts.add(account)
+        out.data(
+            stored.model_dump(mode="json"),
+            lambda: out.console.print(
+                f"Account [bold]{stored.name}[/] added (password {stored.password_ref}).", highlight=False
+            ),
+        )
+
+
+@app.command("list")
+def list_accounts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List accounts with their secret references (never values) and session state."""
+    out = Out(as_json)
+    with out.errors():
+        settings = load_settings(_state(ctx))
+        with opened_store(settings) as store:
+            accounts = store.accounts.list_accounts()
+            paces = {p.name: p for p in store.tracking.paces()} if accounts else {}
+        rows: list[dict[str, Any]] = []
+        for acc in accounts:
+            pace = paces.get(acc.name)
+            rows.append(
+                {
+                    **acc.model_dump(mode="json"),
+                    "session_stored": (settings.sessions_dir / session_file_name(acc.name)).exists(),
+                    "orders_seen": getattr(pace, "orders_seen", None),
+                }
+            )
+
+        def table() -> None:
+            t = Table("name", "email", "locale", "password", "mailbox", "totp", "session", "orders")
+            for r in rows:
+                t.add_row(
+                    r["name"],
+                    r["email"],
+                    r["locale"],
+                    r["password_ref"],
+                    r["mailbox_password_ref"] or "-",
+                    r["totp_ref"] or "-",
+                    "yes" if r["session_stored"] else "no",
+                    str(r["orders_seen"] or "-"),
+                )
+            out.console.print(t)
+
+        out.data(rows, table)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
+    """Remove an account without cases, and its stored browser session."""
+    out = Out(as_json)
+    with out.errors():
+        settings = load_settings(_state(ctx))
+        configure_logging(settings, verbose=_state(ctx).verbose)
+        with opened_store(settings) as store:
+            removed = store.accounts.remove(name)
+        session = settings.sessions_dir / session_file_name(name)
+        session.unlink(missing_ok=True)
+        out.data({"removed": removed.name}, lambda: out.console.print(f"Account {removed.name} removed."))
+
+
+@app.command("login")
+def login(
+    ctx: typer.Context,
+    name: str,
+    headed: Annotated[
+        bool, typer.Option("--headed", help="Show the browser (a person can solve a slider).")
+    ] = False,
+    wait: Annotated[
+        float, typer.Option(help="--headed: seconds to wait for a person to solve a slider.")
+    ] = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign in now (stored session, else password and code), save the session and count the
+    account's orders (the dispute-share cap needs that count)."""
+    out = Out(as_json)
+    with out.errors():
+        settings = load_settings(_state(ctx), **({"headless": False} if headed else {}))
+        configure_logging(settings, verbose=_state(ctx).verbose)
+        with opened_store(settings) as store:
+            if service_running(store):
+                out.info("note: `recoup run` is running; signing in from here opens a second session.")
+            result = asyncio.run(
+                _login(store_settings=(store, settings), name=name, headed=headed, wait=wait)
+            )
+        out.data(
+            result,
+            lambda: out.console.print(
+                f"{name}: signed in ({result['method']}); {result['orders_seen']} orders on the account."
+            ),
+        )
+
+
+async def _login(*, store_settings: tuple[Any, Any], name: str, headed: bool, wait: float) -> dict[str, Any]:
+    store, settings = store_settings
+    async with runtime(settings, store) as rt:
+        return await login_and_count(rt, name, headed=headed, wait=wait)
+
+
+async def login_and_count(
+    rt: Runtime, name: str, *, headed: bool = False, wait: float = 300.0
+) -> dict[str, Any]:
+    """Sign in as `name`, click "View orders" to the end, record the order count. Raises the
+    login flow's typed errors (challenge, rejected login, unavailable)."""
+    account = await asyncio.to_thread(rt.store.accounts.get, name)
+    creds = rt.engine.credentials(account)
+    env = FlowEnv(rt.pack, rt.settings, evidence=None, shots_dir=rt.settings.data_dir / "screenshots")
+    secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
+    async with rt.browser.session(account.name, secrets=secrets) as context:
+        page = await context.new_page()
+        try:
+            method = await log_in(page, env, creds, code_source=rt.engine.code_source)
+        except ChallengeRequiredError:
+            if not headed:
+                raise
+            # A person solves the slider in the window; the portal navigates when it is done.
+            await page.wait_for_event("framenavigated", timeout=wait * 1000)
+            method = await log_in(page, env, creds, code_source=rt.engine.code_source)
+        count = await count_orders(page, env)
+    await asyncio.to_thread(rt.store.tracking.set_orders_seen, name, count)
+    return {"account": name, "method": method.value, "orders_seen": count}

@@ -1,0 +1,152 @@
+"""`recoup run` (the scheduler service), `recoup sandbox` and `recoup selectors check`.
+
+`run` takes the store's scheduler lock (a second `run` on the same store exits with code 7),
+ticks the dispatcher, status checks, mail poller, deadline sweep and webhook outbox, and on
+SIGTERM / SIGINT stops claiming, lets in-flight cases finish within `--grace` seconds and
+releases the leases of the rest (a case still `running` goes back to `queued`; one in
+`submitting` stays for reconciliation), then gives the lock back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import signal
+from typing import Annotated
+
+import typer
+
+from bot.cli_common import CliState, ExitCode, Out, configure_logging, load_settings, opened_store
+from bot.cli_runtime import runtime, worker_id
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.mail.poller import MailPoller
+from bot.outbox import deliver_due
+from bot.scheduler import RecoupScheduler
+from bot.store import Store
+from flows.check import CheckReport, check_selectors, render_report
+from flows.env import FlowEnv
+from flows.pack import load_pack
+
+
+def _state(ctx: typer.Context) -> CliState:
+    return ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+
+
+async def serve(
+    settings: Settings, store: Store, stop: asyncio.Event, *, grace_seconds: float, on_started: object = None
+) -> None:
+    """Run the scheduler until `stop` is set, then shut down cleanly (see the module docstring).
+    Raises SchedulerLockedError when another live scheduler holds the lock."""
+    async with runtime(settings, store) as rt:
+        dispatcher = Dispatcher(store, rt.engine, settings, store.clock, worker_id("run"), checker=rt.engine)
+        poller = MailPoller(store, rt.pack, settings, store.clock)
+        outbox = (
+            functools.partial(deliver_due, store, settings, store.clock) if settings.webhook_url else None
+        )
+        scheduler = RecoupScheduler(store, settings, store.clock, dispatcher, mail=poller, outbox=outbox)
+        await scheduler.start()
+        try:
+            if callable(on_started):
+                on_started(scheduler)
+            await stop.wait()
+        finally:
+            await scheduler.shutdown(grace_seconds=grace_seconds)
+
+
+def run(
+    ctx: typer.Context,
+    grace: Annotated[
+        float, typer.Option(help="Seconds in-flight cases get to finish on SIGTERM/SIGINT.")
+    ] = 60.0,
+) -> None:
+    """Run the scheduler service until SIGTERM or Ctrl-C (one per store)."""
+    out = Out(False)
+    with out.errors():
+        settings = load_settings(_state(ctx))
+        log_file = configure_logging(settings, verbose=_state(ctx).verbose)
+        with opened_store(settings) as store:
+
+            async def main() -> None:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, stop.set)
+
+                def started(_: object) -> None:
+                    out.err.print(
+                        f"recoup run: scheduler started on {settings.resolved_database_url} "
+                        f"(log {log_file}); SIGTERM or Ctrl-C stops it",
+                        highlight=False,
+                    )
+
+                await serve(settings, store, stop, grace_seconds=grace, on_started=started)
+
+            asyncio.run(main())
+        out.err.print("recoup run: stopped cleanly", highlight=False)
+
+
+def sandbox(
+    scenario: Annotated[str, typer.Option(help="Scenario name or YAML file.")] = "demo",
+    port: Annotated[int, typer.Option(help="Portal port (0: a free one).")] = 0,
+) -> None:
+    """Start the sandbox portal and its Dovecot (like `python -m sandbox`) until Ctrl-C."""
+    from sandbox.__main__ import main as sandbox_main
+
+    raise typer.Exit(sandbox_main(["--scenario", scenario, "--port", str(port)]))
+
+
+def selectors_check(
+    ctx: typer.Context,
+    account: Annotated[
+        str | None, typer.Option(help="Sign in as this account and check the live pages (read-only).")
+    ] = None,
+    order: Annotated[str | None, typer.Option(help="Order for the detail page (default: the first).")] = None,
+    refund_order: Annotated[
+        str | None, typer.Option(help="An order whose return/refund form is opened (nothing is sent).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the selector pack: it loads and validates; with --account, every locator is tried on
+    the portal's pages. Exit 3 when a required locator found nothing (the portal changed)."""
+    out = Out(as_json)
+    with out.errors():
+        settings = load_settings(_state(ctx))
+        configure_logging(settings, verbose=_state(ctx).verbose)
+        pack = load_pack(settings)
+        if account is None:
+            keys = pack.locator_keys()
+            out.data(
+                {"pack": str(pack.path), "portal": pack.model.portal, "locators": len(keys), "failed": False},
+                lambda: out.console.print(f"{pack.path}: valid, {len(keys)} locators", highlight=False),
+            )
+            return
+        with opened_store(settings) as store:
+            report = asyncio.run(_check_live(settings, store, account, order, refund_order))
+        out.data(
+            {**dataclasses.asdict(report), "failed": report.failed},
+            lambda: out.console.print(render_report(report), highlight=False, markup=False),
+        )
+        if report.failed:
+            raise typer.Exit(int(ExitCode.NEEDS_HUMAN))
+
+
+async def _check_live(
+    settings: Settings, store: Store, account_name: str, order: str | None, refund_order: str | None
+) -> CheckReport:
+    async with runtime(settings, store) as rt:
+        account = await asyncio.to_thread(store.accounts.get, account_name)
+        creds = rt.engine.credentials(account)
+        env = FlowEnv(rt.pack, settings, evidence=None, shots_dir=settings.data_dir / "screenshots")
+        secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
+        async with rt.browser.session(account.name, secrets=secrets) as context:
+            page = await context.new_page()
+            return await check_selectors(
+                page,
+                env,
+                creds,
+                order_id=order,
+                refund_order_id=refund_order,
+                code_source=rt.engine.code_source,
+            )

@@ -1,0 +1,445 @@
+"""The one place that runs a case, or one account's status check, from start to end.
+
+`Engine.run_case` is called with a case its caller has leased (state `running`, or
+`submitting` after a crash). It signs in (stored session first), runs the cancel or refund flow,
+and records the outcome in the store:
+
+* the submit intent is written by the flow's `before_submit` hook right before the one
+  irreversible click (`running → submitting`); only a confirmed page moves it to `submitted`;
+* a case found in `submitting` is reconciled: the flow re-reads the order first and, when the
+  portal already shows the request, raises AlreadyRequestedError: the case becomes `submitted`
+  without any click; only when the page shows no request is the form filled again;
+* every failure is a typed error whose `action` decides: retry (back to `queued` with backoff),
+  re-login (the session budget), needs a human, or give up (`failed`).
+
+`Engine.check_account` reads the statuses of one account's open cases in ONE browser session
+and moves each case by what the portal shows (see :mod:`bot.outcomes`); a seller's
+counter-proposal is answered by the offer policy in the same session.
+
+Every run leaves the case folder with screenshots, HTML, a sha256 manifest and `report.html`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from loguru import logger
+from playwright.async_api import Page
+
+from bot.browser import BrowserManager
+from bot.config import Settings
+from bot.errors import (
+    AlreadyRequestedError,
+    InvalidTransitionError,
+    NeedsHumanError,
+    RecoupError,
+    StaleStateError,
+    SubmitUnconfirmedError,
+)
+from bot.evidence import EvidenceRecorder
+from bot.failpoints import failpoint
+from bot.models import Account, Case, CaseKind, NewEvidence, RefundType
+from bot.outcomes import Verdict, judge
+from bot.report import ReportCase, render_case_report
+from bot.secrets import resolve_secret
+from bot.states import CaseState
+from bot.store import Store
+from flows.cancel import cancel_order
+from flows.env import FlowEnv
+from flows.login import CodeSource, Credentials
+from flows.offer import OfferAnswer, OfferPolicy, answer_offer
+from flows.pack import Pack
+from flows.refund import RefundRequest, request_refund
+from flows.results import OrderState
+from flows.scan import count_orders, scan_statuses
+from flows.session import with_session
+
+Clock = Callable[[], datetime]
+
+
+class UnexpectedFailure(NeedsHumanError):
+    """A bug or an error no boundary converted. Triggers: needs_human (never a blind retry)."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one status check saw and did: case id → the state it moved to (or kept)."""
+
+    account: str
+    seen: dict[int, OrderState | None]
+    moved: dict[int, CaseState]
+
+
+class Engine:
+    """Runs cases and status checks with injected parts (store, browser, pack, code source, clock)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        browser: BrowserManager,
+        pack: Pack,
+        code_source: CodeSource | None,
+        clock: Clock,
+        offer_policy: OfferPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.browser = browser
+        self.pack = pack
+        self.code_source = code_source
+        self.clock = clock
+        self.offer_policy = offer_policy or OfferPolicy()
+
+    # ---- paths and secrets ----------------------------------------------------------------
+    def case_dir(self, case_id: int) -> Path:
+        """The case's evidence folder (screenshots, HTML, traces, manifest, report)."""
+        return self.settings.evidence_dir / f"case-{case_id}"
+
+    def credentials(self, account: Account) -> Credentials:
+        """Resolve the account's secret references at the moment of use (never stored)."""
+        secrets_file = self.settings.secrets_file
+
+        def secret(ref: str | None) -> str | None:
+            return resolve_secret(ref, secrets_file=secrets_file) if ref else None
+
+        password = secret(account.password_ref)
+        assert password is not None
+        return Credentials(
+            email=account.email,
+            password=password,
+            totp_secret=secret(account.totp_ref),
+            mailbox_user=account.mailbox_user or (account.email if account.mailbox_password_ref else None),
+            mailbox_password=secret(account.mailbox_password_ref),
+        )
+
+    @staticmethod
+    def _secrets_of(creds: Credentials) -> list[str]:
+        return [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
+
+    # ---- running one case -----------------------------------------------------------------
+    async def run_case(self, case: Case, worker: str) -> CaseState:
+        """Run a leased case once and return the state it ends in.
+
+        Never raises for portal, session or input failures: they are recorded as an attempt and
+        decide the next state. Raises only when the store itself fails (StoreUnavailableError)
+        or the lease was lost (LeaseLostError): then nothing more is written for this case.
+        """
+        started = self.clock()
+        account = await asyncio.to_thread(self.store.accounts.get, case.account)
+        case_dir = self.case_dir(case.id)
+        recorder = EvidenceRecorder(case_dir, clock=self.clock)
+        env = FlowEnv(self.pack, self.settings, evidence=recorder)
+        try:
+            creds = self.credentials(account)
+            self._record_inputs(case, recorder)
+            async with self.browser.session(
+                account.name, trace_dir=case_dir, secrets=self._secrets_of(creds)
+            ) as context:
+                page = await context.new_page()
+                state = await with_session(
+                    page, env, creds, lambda: self._submit(page, env, case, worker),
+                    code_source=self.code_source,
+                )
+        except AlreadyRequestedError as exc:
+            state = await self._already_requested(case, worker, exc)
+        except RecoupError as exc:
+            state = await self._failed(case, worker, started, exc)
+        except Exception as exc:  # a bug: park the case, keep the message, never retry blindly
+            logger.exception("case {}: unexpected failure", case.id)
+            state = await self._failed(case, worker, started, UnexpectedFailure(f"unexpected: {exc!r}"))
+        finally:
+            await self._keep_evidence(case, recorder)
+        return state
+
+    def _record_inputs(self, case: Case, recorder: EvidenceRecorder) -> None:
+        """Copy the operator's evidence files into the manifest once (hashes in the report)."""
+        known = {item.sha256 for item in recorder.items if item.kind == "upload"}
+        for path in self._evidence_files(case):
+            if _sha256(path) not in known:
+                recorder.add_file(path, kind="upload", step="input")
+
+    @staticmethod
+    def _evidence_files(case: Case) -> list[Path]:
+        if not case.evidence_folder:
+            return []
+        folder = Path(case.evidence_folder)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+    async def _submit(self, page: Page, env: FlowEnv, case: Case, worker: str) -> CaseState:
+        """Run the case's flow; the intent is written right before the irreversible click."""
+        current = await asyncio.to_thread(self.store.cases.get, case.id)
+        if current.state is CaseState.SUBMITTING:
+            logger.info("case {}: reconciling an earlier submit by reading the portal first", case.id)
+
+        async def before_submit() -> None:
+            latest = await asyncio.to_thread(self.store.cases.get, case.id)
+            if latest.state is CaseState.SUBMITTING:
+                return  # the intent of an earlier attempt stands; the page showed no request
+            await asyncio.to_thread(
+                self.store.cases.mark_submit_intent, case.id, worker, detail={"kind": case.kind.value}
+            )
+            failpoint("submit.before_click")
+
+        detail: dict[str, object]
+        if case.kind is CaseKind.CANCEL:
+            cancel = await cancel_order(
+                page, env, case.order_id, reason=case.reason, comment=case.message or None,
+                before_submit=before_submit,
+            )
+            submitted = cancel.submitted
+            detail = {"mode": cancel.mode, "status_before": cancel.status_before.value,
+                      "status_after": cancel.status_after.value, "status_text": cancel.status_text}
+        else:
+            refund = await request_refund(page, env, self._refund_request(case), before_submit=before_submit)
+            submitted = refund.submitted
+            detail = {"refund_status": refund.refund_status.value, "refund_text": refund.refund_text,
+                      "uploaded": refund.uploaded}
+        if submitted:
+            failpoint("submit.after_click")
+        if not submitted:  # dry run: the plan was read, nothing clicked
+            moved = await asyncio.to_thread(
+                self.store.cases.transition, case.id, CaseState.NEEDS_HUMAN,
+                expected_from=CaseState.RUNNING, owner=worker, kind="dry_run",
+                detail={**detail, "dry_run": True}, outcome_note="dry run: ready to submit, nothing sent",
+            )
+            return moved.state
+        moved = await asyncio.to_thread(
+            self.store.cases.transition, case.id, CaseState.SUBMITTED,
+            expected_from=CaseState.SUBMITTING, owner=worker, kind="submitted", detail=detail,
+        )
+        logger.info("case {}: submitted ({})", case.id, case.kind.value)
+        return moved.state
+
+    def _refund_request(self, case: Case) -> RefundRequest:
+        folder = Path(case.evidence_folder) if case.evidence_folder else self.case_dir(case.id)
+        return RefundRequest(
+            order_id=case.order_id,
+            reason=case.reason,
+            description=case.message,
+            evidence=self._evidence_files(case),
+            evidence_root=folder,
+            refund_type=case.refund_type or RefundType.REFUND_ONLY,
+            amount=case.amount,
+        )
+
+    async def _already_requested(self, case: Case, worker: str, exc: AlreadyRequestedError) -> CaseState:
+        """The portal already shows the request: track it, submit nothing."""
+        current = await asyncio.to_thread(self.store.cases.get, case.id)
+        detail = {"found_on_portal": exc.message, **{k: str(v) for k, v in exc.context.items()}}
+        if current.state not in (CaseState.RUNNING, CaseState.SUBMITTING):
+            return current.state
+        moved = await asyncio.to_thread(
+            self.store.cases.transition, case.id, CaseState.SUBMITTED,
+            expected_from=current.state, owner=worker, kind="reconciled", detail=detail,
+        )
+        logger.info("case {}: the portal already shows the request; tracking it", case.id)
+        return moved.state
+
+    async def _failed(self, case: Case, worker: str, started: datetime, error: RecoupError) -> CaseState:
+        """Record the attempt and move the case by what the error triggers."""
+        current = await asyncio.to_thread(self.store.cases.get, case.id)
+        logger.warning("case {}: {} ({})", case.id, type(error).__name__, error.action.value)
+        attempt = await asyncio.to_thread(
+            self.store.cases.record_attempt, case.id, worker=worker, started_at=started, error=error,
+        )
+        target = self._after_failure(current.state, error, attempt.budget_exhausted)
+        if target is None or target is current.state:
+            return current.state
+        try:
+            moved = await asyncio.to_thread(
+                self.store.cases.transition, case.id, target, expected_from=current.state,
+                owner=worker, detail={"error": type(error).__name__, "message": error.message},
+                outcome_note=error.message if target in (CaseState.NEEDS_HUMAN, CaseState.FAILED) else None,
+            )
+        except (InvalidTransitionError, StaleStateError):
+            return (await asyncio.to_thread(self.store.cases.get, case.id)).state
+        return moved.state
+
+    @staticmethod
+    def _after_failure(state: CaseState, error: RecoupError, exhausted: bool) -> CaseState | None:
+        """Where a failed attempt leaves the case. In `submitting` the click may have landed:
+        such a case never goes back to `queued` (it stays for reconciliation) and never fails
+        blindly (a human decides when the budget is spent)."""
+        from bot.errors import Action
+
+        if isinstance(error, SubmitUnconfirmedError):
+            return CaseState.NEEDS_HUMAN if exhausted else None
+        if error.action in (Action.RETRY, Action.RELOGIN):
+            if state is CaseState.SUBMITTING:
+                return CaseState.NEEDS_HUMAN if exhausted else None
+            return CaseState.FAILED if exhausted else CaseState.QUEUED
+        if error.action is Action.NEEDS_HUMAN:
+            return CaseState.NEEDS_HUMAN
+        return CaseState.NEEDS_HUMAN if state is CaseState.SUBMITTING else CaseState.FAILED
+
+    async def _keep_evidence(self, case: Case, recorder: EvidenceRecorder) -> None:
+        """Store the evidence records and refresh the case's HTML report (never raises)."""
+        try:
+            known = {e.path for e in await asyncio.to_thread(self.store.evidence.list_for, case.id)}
+            for item in recorder.items:
+                if item.path in known:
+                    continue
+                await asyncio.to_thread(
+                    self.store.evidence.add, case.id,
+                    NewEvidence(path=item.path, sha256=item.sha256, kind=item.kind, step=item.step,
+                                url=item.url, captured_at=item.captured_at),
+                )
+            await asyncio.to_thread(self.write_report, case.id)
+        except (RecoupError, OSError) as exc:
+            logger.warning("case {}: evidence bookkeeping failed: {}", case.id, exc)
+
+    def write_report(self, case_id: int) -> Path:
+        """Render `report.html` for the case from the store and its manifest."""
+        from bot.evidence import load_manifest
+
+        case = self.store.cases.get(case_id)
+        case_dir = self.case_dir(case_id)
+        events = [
+            (e.at, e.from_state.value if e.from_state else None, e.to_state.value,
+             _event_text(e.kind, e.detail))
+            for e in self.store.cases.history(case_id)
+            if e.kind != "attempt" or e.detail.get("error_type")
+        ]
+        report_case = ReportCase(
+            case_id=str(case.id), account=case.account, order_id=case.order_id, kind=case.kind.value,
+            state=case.state.value, reason=case.reason, amount=case.amount, currency=case.currency,
+            refund_type=case.refund_type.value if case.refund_type else None, message=case.message,
+            created_at=case.created_at, events=events, outcome=case.outcome_note,
+            portal=self.pack.model.portal,
+        )
+        items = load_manifest(case_dir) if (case_dir / "manifest.json").exists() else []
+        return render_case_report(report_case, items, case_dir)
+
+    # ---- status checks --------------------------------------------------------------------
+    def _scan_env(self) -> FlowEnv:
+        """Flows outside a case keep no evidence; challenge screenshots go to the data folder."""
+        shots = self.settings.data_dir / "screenshots"
+        return FlowEnv(self.pack, self.settings, evidence=None, shots_dir=shots)
+
+    async def check_account(self, account_name: str, cases: list[Case]) -> CheckResult:
+        """Read the portal status of `cases` (all of one account) in one session and move each
+        case by what the page shows. Counter-proposals are answered by the offer policy.
+
+        Raises the flows' typed errors (challenge, login, portal unavailable) for the caller to
+        back off; cases are left untouched then.
+        """
+        account = await asyncio.to_thread(self.store.accounts.get, account_name)
+        creds = self.credentials(account)
+        env = self._scan_env()
+        order_ids = [c.order_id for c in cases]
+        refund_ids = [c.order_id for c in cases if c.kind is CaseKind.REFUND]
+        moved: dict[int, CaseState] = {}
+        async with self.browser.session(account.name, secrets=self._secrets_of(creds)) as context:
+            page = await context.new_page()
+
+            async def scan() -> dict[str, OrderState | None]:
+                return await scan_statuses(page, env, order_ids, refund_ids=refund_ids)
+
+            seen_by_order = await with_session(page, env, creds, scan, code_source=self.code_source)
+            for case in cases:
+                seen = seen_by_order.get(case.order_id)
+                if seen is None:
+                    continue
+                state = await self._apply_verdict(case, judge(case, seen), seen)
+                if state is CaseState.COUNTER_OFFER:
+                    state = await self._answer_offer(page, creds, case)
+                moved[case.id] = state
+        return CheckResult(account_name, {c.id: seen_by_order.get(c.order_id) for c in cases}, moved)
+
+    async def count_orders(self, account_name: str) -> int:
+        """Count the account's orders on the portal and store the figure (`orders_seen`), which
+        the dispute-share cap needs before a refund case may be created. Raises the flows'
+        typed errors (challenge, login, portal unavailable)."""
+        account = await asyncio.to_thread(self.store.accounts.get, account_name)
+        creds = self.credentials(account)
+        env = self._scan_env()
+        async with self.browser.session(account.name, secrets=self._secrets_of(creds)) as context:
+            page = await context.new_page()
+
+            async def count() -> int:
+                return await count_orders(page, env)
+
+            total = await with_session(page, env, creds, count, code_source=self.code_source)
+        await asyncio.to_thread(self.store.tracking.set_orders_seen, account_name, total)
+        logger.info("account {}: {} orders on the portal", account_name, total)
+        return total
+
+    async def _apply_verdict(self, case: Case, verdict: Verdict, seen: OrderState) -> CaseState:
+        current = await asyncio.to_thread(self.store.cases.get, case.id)
+        if verdict.to_state is None or verdict.to_state is current.state:
+            return current.state
+        detail = {"status": seen.status.value, "status_text": seen.status_text,
+                  "refund_status": seen.refund_status.value if seen.refund_status else None,
+                  "refund_text": seen.refund_text, "why": verdict.why}
+        try:
+            updated = await asyncio.to_thread(
+                self.store.cases.transition, case.id, verdict.to_state, expected_from=current.state,
+                kind="status_check", detail=detail, outcome_note=verdict.why,
+            )
+        except (InvalidTransitionError, StaleStateError) as exc:
+            logger.info("case {}: status {} not applied ({})", case.id, seen.status.value, exc)
+            return current.state
+        logger.info("case {}: {} → {} ({})", case.id, current.state.value, updated.state.value, verdict.why)
+        await asyncio.to_thread(self.write_report, case.id)
+        return updated.state
+
+    async def _answer_offer(self, page: Page, creds: Credentials, case: Case) -> CaseState:
+        """Answer a counter-proposal by policy; a failure parks the case for a human."""
+        recorder = EvidenceRecorder(self.case_dir(case.id), clock=self.clock)
+        env = FlowEnv(self.pack, self.settings, evidence=recorder)
+        asked = case.amount if case.amount is not None else Decimal("0")
+        answer = OfferAnswer(order_id=case.order_id, asked=asked, message=case.message,
+                             evidence=self._evidence_files(case),
+                             evidence_root=Path(case.evidence_folder or self.case_dir(case.id)))
+        try:
+            result = await answer_offer(page, env, answer, self.offer_policy, before_submit=_no_intent)
+        except RecoupError as exc:
+            await self._keep_evidence(case, recorder)
+            if isinstance(exc, AlreadyRequestedError):
+                return (await asyncio.to_thread(self.store.cases.get, case.id)).state
+            updated = await asyncio.to_thread(
+                self.store.cases.transition, case.id, CaseState.NEEDS_HUMAN,
+                expected_from=CaseState.COUNTER_OFFER, kind="offer_failed",
+                detail={"error": type(exc).__name__, "message": exc.message}, outcome_note=exc.message,
+            )
+            return updated.state
+        await self._keep_evidence(case, recorder)
+        target = CaseState.APPROVED if result.decision == "accept" else CaseState.SUBMITTED
+        updated = await asyncio.to_thread(
+            self.store.cases.transition, case.id, target, expected_from=CaseState.COUNTER_OFFER,
+            kind="offer_answered", outcome_amount=result.offered if result.decision == "accept" else None,
+            detail={"decision": result.decision, "offered": str(result.offered), "asked": str(result.asked),
+                    "refund_text": result.refund_text},
+        )
+        await asyncio.to_thread(self.write_report, case.id)
+        return updated.state
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+async def _no_intent() -> None:
+    """Answering an offer is repeatable on the portal's side (it refuses a second answer)."""
+
+
+def _event_text(kind: str, detail: dict[str, object]) -> str:
+    """A one-line, human-readable summary of an event for the report."""
+    keep = ("why", "status_text", "refund_text", "mode", "decision", "offered", "error", "message",
+            "found_on_portal", "owner", "dry_run")
+    parts = [f"{k}: {detail[k]}" for k in keep if detail.get(k) not in (None, "")]
+    return f"{kind}" + (f" — {'; '.join(parts)}" if parts else "")

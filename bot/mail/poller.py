@@ -1,0 +1,234 @@
+"""The outcome mail poller: read an account's mailbox folders and apply each portal mail once.
+
+Per folder a (UIDVALIDITY, last UID) cursor lives in the store. A poll EXAMINEs the folder
+(read-only), plans the fetch (:func:`bot.mail.cursor.plan_fetch`), fetches new messages with
+``BODY.PEEK[]`` (never setting ``\\Seen``) and handles them in UID order, each in ONE database
+transaction holding its processed-message key, its effects on cases and the cursor advance
+(:meth:`bot.store.Store.mail_apply`). So a crash anywhere loses nothing and repeats nothing: a
+message is either fully applied (and the cursor is past it) or not at all.
+
+When UIDVALIDITY changes (RFC 4549 §4.1) the cursor restarts at zero under the new value and
+the folder is re-scanned; messages seen before are recognised by their key (Message-ID, else a
+hash of headers and text) and only move the cursor. Keys are de-duplicated per account across
+folders, so a message moved from one polled folder to another is not applied twice.
+
+Failures: IMAP problems raise :class:`bot.errors.MailUnavailableError` (retry on the next poll)
+or :class:`bot.errors.MailLoginError` (a human must fix the mailbox login); a missing mailbox
+password reference raises :class:`bot.errors.SecretMissingError`; the store raises
+:class:`bot.errors.StoreUnavailableError`. Whatever was committed before the failure stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from loguru import logger
+
+from bot.config import Settings
+from bot.errors import SecretMissingError
+from bot.failpoints import failpoint
+from bot.mail.classify import EmailRulesSpec, MailClassifier, MailSignal, message_key
+from bot.mail.cursor import MailCursor, PlanReason, plan_fetch
+from bot.mail.effects import planner
+from bot.mail.imap import FetchedMail, MailboxClient
+from bot.mail.message import parse_message
+from bot.secrets import resolve_secret
+from bot.store import CaseEffect, Clock, EffectPlanner, OpenCase, Store, utc_now
+
+ClientFactory = Callable[[Settings, str, str, str], MailboxClient]
+"""Builds a (not yet opened) client from settings, mailbox user, password and folder."""
+
+EffectHook = Callable[[MailSignal, int], None]
+"""Called inside a message's transaction, before its effects, with the signal and the UID.
+An exception rolls that message back (tests use it to simulate a crash)."""
+
+
+class _EmailHolder(Protocol):
+    @property
+    def email(self) -> EmailRulesSpec: ...
+
+
+class PackSpec(Protocol):
+    """What the poller needs of a selector pack (`flows.pack.Pack` fits): its email rules."""
+
+    @property
+    def model(self) -> _EmailHolder: ...
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """Counts of one poll. `fetched` = `applied` + `ignored` + `duplicates`."""
+
+    fetched: int = 0
+    applied: int = 0
+    """Messages that requested a check on, or moved, at least one case."""
+    ignored: int = 0
+    """Messages with no effect: not from the portal, unknown, malformed, oversized, a login
+    code, or about an order without an open case. Recorded as processed all the same."""
+    duplicates: int = 0
+    """Messages whose key was processed before (e.g. re-listed after a UIDVALIDITY change)."""
+
+    def __add__(self, other: PollResult) -> PollResult:
+        return PollResult(
+            self.fetched + other.fetched,
+            self.applied + other.applied,
+            self.ignored + other.ignored,
+            self.duplicates + other.duplicates,
+        )
+
+
+def _default_client(settings: Settings, user: str, password: str, folder: str) -> MailboxClient:
+    return MailboxClient.from_settings(settings, user, password, mailbox=folder)
+
+
+class MailPoller:
+    """Polls the mailboxes of the store's accounts. Thread-safe between accounts; one account's
+    folders are read one after the other. Blocking (:meth:`poll_account`) with an async wrapper
+    (:meth:`apoll_account`) that runs it in a worker thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        pack: PackSpec,
+        settings: Settings,
+        clock: Clock = utc_now,
+        *,
+        client_factory: ClientFactory = _default_client,
+        effect_hook: EffectHook | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.classifier = MailClassifier(pack.model.email)
+        self._client_factory = client_factory
+        self._hook = effect_hook
+        self._environ = environ
+        self.last_polled: dict[str, datetime] = {}
+        """Account name → when its last poll finished (by `clock`)."""
+
+    async def apoll_account(self, account_name: str) -> PollResult:
+        """:meth:`poll_account` in a worker thread."""
+        return await asyncio.to_thread(self.poll_account, account_name)
+
+    def poll_account(self, account_name: str) -> PollResult:
+        """Read every configured folder of the account's mailbox and apply what is new.
+
+        Raises UnknownAccountError, SecretMissingError (no or unresolvable mailbox password
+        reference), MailLoginError, MailUnavailableError, StoreUnavailableError.
+        """
+        account = self.store.accounts.get(account_name)
+        assert account.id is not None
+        if account.mailbox_password_ref is None:
+            raise SecretMissingError(
+                f"account {account_name} has no mailbox password reference", account=account_name
+            )
+        password = resolve_secret(
+            account.mailbox_password_ref, secrets_file=self.settings.secrets_file, environ=self._environ
+        )
+        user = account.mailbox_user or account.email
+        total = PollResult()
+        for folder in self.settings.mail_poll_folders:
+            total += self._poll_folder(account.id, user, password, folder)
+        self.last_polled[account_name] = self.clock()
+        logger.info(
+            "mail poll of {}: {} fetched, {} applied, {} ignored, {} duplicates",
+            account_name, total.fetched, total.applied, total.ignored, total.duplicates,
+        )  # fmt: skip
+        return total
+
+    # ---- one folder -------------------------------------------------------------------------
+    def _poll_folder(self, account_id: int, user: str, password: str, folder: str) -> PollResult:
+        client = self._client_factory(self.settings, user, password, folder)
+        try:
+            state = client.open()
+            stored = self.store.mail.get_cursor(account_id, folder)
+            known = None if stored is None else MailCursor(folder, stored.uidvalidity, stored.last_uid)
+            plan = plan_fetch(known, folder, state.uidvalidity, state.uidnext)
+            if plan.reason is not PlanReason.CONTINUE and plan.reason is not PlanReason.UP_TO_DATE:
+                if plan.reset:
+                    logger.warning(
+                        "mailbox {} of {}: {} (UIDVALIDITY {} → {}): re-scanning, de-duplicating by key",
+                        folder, user, plan.reason.value, known.uidvalidity if known else None,
+                        state.uidvalidity,
+                    )  # fmt: skip
+                self.store.mail_apply.advance_cursor(
+                    account_id, folder, uidvalidity=state.uidvalidity, last_uid=plan.after_uid
+                )
+            result = PollResult()
+            if not plan.fetch:
+                return result
+            for batch in client.fetch(client.uids_after(plan.after_uid)):
+                for mail in batch:
+                    result += self._handle(account_id, folder, state.uidvalidity, mail)
+            return result
+        finally:
+            client.close()
+
+    def _handle(self, account_id: int, folder: str, uidvalidity: int, mail: FetchedMail) -> PollResult:
+        """Classify one fetched message and apply it in one transaction."""
+        key: str | None
+        classification: str
+        signal: MailSignal | None = None
+        if mail.raw is None:
+            key, classification = None, "oversized"
+        else:
+            message = parse_message(mail.raw, uid=mail.uid, internal_date=mail.internal_date)
+            if message is None:
+                key, classification = "raw-sha256:" + hashlib.sha256(mail.raw).hexdigest(), "unreadable"
+            else:
+                key = message_key(message)
+                signal = self.classifier.classify(message)
+                if signal is not None:
+                    classification = signal.kind
+                elif self.classifier.is_portal_sender(message):
+                    classification = "unrecognised"
+                else:
+                    classification = "not_portal"
+        plan = self._plan(signal, mail.uid) if signal is not None else None
+        applied = self.store.mail_apply.apply_message(
+            account_id,
+            folder,
+            uidvalidity=uidvalidity,
+            uid=mail.uid,
+            message_key=key,
+            classification=classification,
+            order_ids=signal.order_ids if signal else (),
+            plan=plan,
+            detail=_detail(signal, folder, mail.uid) if signal else None,
+        )
+        failpoint("mail.mid_batch")  # this message is committed, the next one not yet read
+        if applied.duplicate:
+            return PollResult(fetched=1, duplicates=1)
+        if applied.changed_cases:
+            return PollResult(fetched=1, applied=1)
+        return PollResult(fetched=1, ignored=1)
+
+    def _plan(self, signal: MailSignal, uid: int) -> EffectPlanner | None:
+        base = planner(signal)
+        hook = self._hook
+        if base is None or hook is None:
+            return base
+
+        def plan(cases: Sequence[OpenCase]) -> Sequence[CaseEffect]:
+            hook(signal, uid)
+            return base(cases)
+
+        return plan
+
+
+def _detail(signal: MailSignal, folder: str, uid: int) -> dict[str, object]:
+    received: datetime | None = signal.received_at
+    return {
+        "source": "mail",
+        "signal": signal.kind,
+        "message_key": signal.message_key,
+        "mailbox": folder,
+        "uid": uid,
+        "received_at": received.isoformat() if received else None,
+    }

@@ -1,0 +1,86 @@
+"""Cancel an order: decide from the status, fill the dialog, submit once, verify on the page.
+
+Decision (the pack's `actions` table): a status in `cancel_direct` gets "Cancel order", one in
+`cancel_request` gets "Request order cancellation" (the seller must agree), one in
+`cancel_already` raises AlreadyRequestedError and anything else NotEligibleError, both before
+anything is clicked. `before_submit()` is awaited right before the one irreversible click
+(Confirm); after it, any failure to see the new status within `confirm_timeout_ms` raises
+SubmitUnconfirmedError (the next attempt reads the order again before sending anything).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from loguru import logger
+from playwright.async_api import Page
+
+from bot.errors import (
+    AlreadyRequestedError,
+    LocatorMissingError,
+    NotEligibleError,
+    PortalUnavailableError,
+    SubmitUnconfirmedError,
+)
+from bot.models import OrderStatus
+from flows.env import FlowEnv
+from flows.pages.cancel_dialog import CancelDialog
+from flows.pages.order_detail import OrderDetailPage
+from flows.results import BeforeSubmit, CancelResult
+from flows.verify import wait_for_order_status
+
+
+async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, comment: str | None,
+                       before_submit: BeforeSubmit) -> CancelResult:
+    """Cancel `order_id` (or request its cancellation) with the pack's reason key `reason`.
+
+    Returns the status read back from the page after the submit. Raises NotEligibleError /
+    AlreadyRequestedError (nothing clicked), SubmitUnconfirmedError, and the usual
+    challenge / session / portal errors. With `settings.dry_run` it stops before the dialog.
+    """
+    labels = env.pack.cancel_reason_labels(reason)
+    detail = OrderDetailPage(page, env)
+    await detail.open(order_id)
+    before, text = await detail.status()
+    actions = env.pack.model.actions
+    if before in actions.cancel_already:
+        raise AlreadyRequestedError(f"order {order_id} already shows '{text}'; nothing submitted",
+                                    order_id=order_id, status=str(before), status_text=text)
+    mode: Literal["direct", "request"]
+    if before in actions.cancel_direct:
+        mode, key, expected = "direct", "detail_cancel_button", {OrderStatus.CANCELED}
+    elif before in actions.cancel_request:
+        mode, key = "request", "detail_request_cancel_button"
+        expected = {OrderStatus.CANCEL_REQUESTED, OrderStatus.CANCELED}
+    else:
+        raise NotEligibleError(f"order {order_id} is '{text}': it cannot be canceled; nothing clicked",
+                               order_id=order_id, status=str(before), status_text=text)
+    try:
+        await detail.find(key)
+    except LocatorMissingError:
+        raise NotEligibleError(f"order {order_id} is '{text}' but the page offers no cancel button",
+                               order_id=order_id, status=str(before), status_text=text) from None
+    if env.settings.dry_run:
+        return CancelResult(order_id, mode, before, before, text, submitted=False)
+
+    dialog_page = CancelDialog(page, env)
+    dialog = await dialog_page.open(key)
+    await dialog_page.fill(dialog, labels, comment)
+    confirm = await dialog_page.submit(dialog)
+    await dialog_page.capture_html("cancel-submit")
+    await before_submit()
+    logger.info("order {}: confirming the cancellation ({})", order_id, mode)
+    try:
+        await dialog_page.confirm(confirm)
+    except PortalUnavailableError as exc:
+        raise SubmitUnconfirmedError(f"order {order_id}: the portal did not confirm the cancellation "
+                                     f"({exc})", order_id=order_id) from exc
+    alert = await dialog_page.alert_text()
+    if alert and env.pack.matches_any(alert, env.pack.model.messages.already_requested):
+        raise AlreadyRequestedError(f"order {order_id}: the portal says '{alert}'", order_id=order_id)
+    if alert and env.pack.matches_any(alert, env.pack.model.messages.not_eligible):
+        raise NotEligibleError(f"order {order_id}: the portal says '{alert}'", order_id=order_id)
+    after, after_text = await wait_for_order_status(detail, expected, order_id=order_id)
+    await detail.snap("cancel-result")
+    await detail.capture_html("cancel-confirmed")
+    return CancelResult(order_id, mode, before, after, after_text, submitted=True)

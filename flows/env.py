@@ -1,0 +1,43 @@
+"""What every flow and page object is given: the pack, the settings and where evidence goes.
+
+Injected, never global: the engine builds one :class:`FlowEnv` per case (or per status scan).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.evidence import EvidenceRecorder
+from flows.pack import Pack
+
+
+@dataclass
+class FlowEnv:
+    """The pack, the settings, and the case's evidence recorder (None: no evidence kept, e.g. a
+    status scan). `shots_dir` receives challenge screenshots when there is no recorder."""
+
+    pack: Pack
+    settings: Settings
+    evidence: EvidenceRecorder | None = None
+    shots_dir: Path | None = None
+
+    @property
+    def action_ms(self) -> float:
+        """Longest wait for one element."""
+        return float(self.settings.action_timeout_ms)
+
+    @property
+    def navigation_ms(self) -> float:
+        """Longest wait for a page load."""
+        return float(self.settings.navigation_timeout_ms)
+
+    @property
+    def confirm_ms(self) -> float:
+        """Longest wait for the portal to confirm a submit."""
+        return float(self.settings.confirm_timeout_ms)
+
+    def challenge_dir(self) -> Path:
+        """Folder for a challenge screenshot when no evidence recorder is attached."""
+        return self.shots_dir or self.settings.data_dir / "screenshots"

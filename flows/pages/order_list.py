@@ -1,0 +1,122 @@
+"""My Orders: search by order id, "View orders" until a card shows up, read a card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from playwright.async_api import Locator
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from bot.browser import playwright_errors
+from bot.errors import PortalUnavailableError
+from bot.models import OrderStatus
+from flows.pages.base import PortalPage
+
+
+@dataclass(frozen=True)
+class OrderCard:
+    """What one order card of the list says."""
+
+    order_id: str
+    status: OrderStatus
+    status_text: str
+    store: str | None
+    total_text: str | None
+    item_names: tuple[str, ...]
+
+
+class OrderListPage(PortalPage):
+    """The My Orders list (`pages.order_list` of the pack)."""
+
+    async def open(self) -> None:
+        """Load My Orders."""
+        await self.goto(self.pack.url("orders"), "order-list")
+        await self.find("orders_root", timeout_ms=self.env.navigation_ms)
+
+    async def search(self, text: str) -> bool:
+        """Search the list when the page has a search box; False when it has none."""
+        if not await self.has("orders_search_input"):
+            return False
+        box = await self.find("orders_search_input")
+        with playwright_errors("typing the order search"):
+            await box.first.fill(text)
+        button = await self.find("orders_search_button")
+        await self.click(button, "order-search", retry_get=True)
+        await self.find("orders_root", timeout_ms=self.env.navigation_ms)
+        return True
+
+    def card_for(self, order_id: str) -> Locator:
+        """The card of `order_id` (may match nothing)."""
+        return self.pack.locator(self.page, "order_card_with_id", order_id=order_id)
+
+    def cards(self) -> Locator:
+        """Every order card currently shown."""
+        return self.pack.locator(self.page, "order_card")
+
+    async def load_more(self) -> bool:
+        """Click "View orders" once and wait for the new cards. False when there is no such
+        button (every order is shown). A click that adds nothing is retried up to
+        `navigation_retries` times, then PortalUnavailableError."""
+        for _ in range(self.env.settings.navigation_retries + 1):
+            if not await self.has("orders_more"):
+                return False
+            before = await self.cards().count()
+            button = await self.find("orders_more")
+            await self.click(button, "view-orders", snap=False)
+            grown = self.cards().nth(before)
+            with playwright_errors("waiting for more orders"):
+                try:
+                    appeared = grown.wait_for(state="attached", timeout=self.env.action_ms)
+                    if await self.unless_navigated(appeared, self.env.action_ms):
+                        return True
+                except PlaywrightTimeoutError:
+                    await self.check_blockers()
+        raise PortalUnavailableError("\"View orders\" added no orders", url=self.page.url.split("?", 1)[0])
+
+    async def find_card(self, order_id: str, *, search: bool = True) -> Locator | None:
+        """The card of `order_id`: searched by id when the page can search, else (or when the
+        search shows nothing) "View orders" until it appears or the list ends. None: not found."""
+        if search and await self.search(order_id) and await self.card_for(order_id).count() > 0:
+            return self.card_for(order_id).first
+        if search:
+            await self.open()
+        while await self.card_for(order_id).count() == 0:
+            if not await self.load_more():
+                return None
+        return self.card_for(order_id).first
+
+    async def card_order_id(self, card: Locator) -> str | None:
+        """The order id a card shows, or None."""
+        match = self.pack.order_id_re.search(await self.text_of("card_info", root=card))
+        return match.group(1) if match else None
+
+    async def read_card(self, card: Locator) -> OrderCard:
+        """Status, id, store, total and item names of one card."""
+        order_id = await self.card_order_id(card)
+        status_text = await self.text_of("card_status", root=card)
+        store = await self._optional_text(card, "card_store")
+        total = await self._optional_text(card, "card_total")
+        names: tuple[str, ...] = ()
+        if await self.has("card_item_name", root=card):
+            with playwright_errors("reading item names"):
+                found = self.pack.locator(card, "card_item_name")
+                names = tuple(t.strip() for t in await found.all_inner_texts())
+        return OrderCard(
+            order_id=order_id or "",
+            status=self.pack.order_status(status_text),
+            status_text=status_text,
+            store=store,
+            total_text=" ".join(total.split()) if total else None,
+            item_names=names,
+        )
+
+    async def read_all(self) -> list[OrderCard]:
+        """Every card currently shown, in page order."""
+        with playwright_errors("listing order cards"):
+            cards = await self.cards().all()
+        return [await self.read_card(c) for c in cards]
+
+    async def _optional_text(self, card: Locator, key: str) -> str | None:
+        if not await self.has(key, root=card):
+            return None
+        return await self.text_of(key, root=card)

@@ -1,0 +1,109 @@
+"""Fixtures of the CLI tests: the `recoup` app run in-process through Typer's CliRunner against
+the session's sandbox (reset per test), its Dovecot, real Chromium and a fresh SQLite store.
+
+`Cli.counts()` reads the row counts of the tables a command could write (accounts, cases,
+case_events, evidence, attempts) straight from the database file; `Cli.case_folders()` lists the
+evidence folders, so a test can show that bad input wrote nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from bot.cli import app
+from sandbox.mailserver import MailServer
+from sandbox.server import RunningSandbox
+from tests.flows.conftest import png_bytes
+
+TABLES = ("accounts", "cases", "case_events", "evidence", "attempts")
+
+
+@dataclass
+class Cli:
+    """The CLI bound to one data folder and the session's sandbox."""
+
+    sb: RunningSandbox
+    mail: MailServer
+    data: Path
+    tmp: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    def __call__(self, *args: str, code: int | None = 0) -> Result:
+        """Run `recoup ARGS`; assert the exit code when `code` is not None."""
+        result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, f"exit {result.exit_code}: {result.output}"
+        return result
+
+    def json(self, *args: str, code: int | None = 0) -> Any:
+        """Run with `--json` and parse stdout."""
+        return json.loads(self(*args, "--json", code=code).stdout)
+
+    def secret_env(self, name: str, email: str) -> None:
+        """Put the scenario account's password and mailbox password into RECOUP_SECRET_<NAME>_*."""
+        acc = next(a for a in self.sb.scenario.accounts if a.email == email)
+        key = name.upper()
+        self.monkeypatch.setenv(f"RECOUP_SECRET_{key}_PASSWORD", acc.password)
+        self.monkeypatch.setenv(f"RECOUP_SECRET_{key}_MAILBOX", acc.mailbox_password)
+        if acc.totp_secret:
+            self.monkeypatch.setenv(f"RECOUP_SECRET_{key}_TOTP", acc.totp_secret)
+
+    def add_account(self, name: str, email: str, *extra: str) -> None:
+        self.secret_env(name, email)
+        self("accounts", "add", name, "--email", email, *extra)
+
+    def password(self, email: str) -> str:
+        return next(a.password for a in self.sb.scenario.accounts if a.email == email)
+
+    @property
+    def db(self) -> Path:
+        return self.data / "recoup.db"
+
+    def counts(self) -> dict[str, int]:
+        if not self.db.exists():
+            return dict.fromkeys(TABLES, 0)
+        with sqlite3.connect(self.db) as con:
+            return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+    def case_folders(self) -> list[Path]:
+        evidence = self.data / "evidence"
+        return sorted(evidence.glob("case-*")) if evidence.exists() else []
+
+    def photo(self, name: str, size: int = 0) -> Path:
+        path = self.tmp / name
+        path.write_bytes(png_bytes(16, 12, pad_to=size))
+        return path
+
+    def submissions(self, order_id: str) -> int:
+        return int(self.sb.admin.submissions(order_id)["count"])
+
+
+@pytest.fixture
+def cli(
+    sandbox: RunningSandbox, mail_server: MailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Cli:
+    """`recoup` on a fresh data folder, configured for the (reset) session sandbox."""
+    sandbox.admin.reset()
+    data = tmp_path / "data"
+    for key, value in {
+        "RECOUP_DATA_DIR": str(data),
+        "RECOUP_PORTAL_BASE_URL": sandbox.url,
+        "RECOUP_PORTAL_LOGIN_BASE_URL": sandbox.login_base,
+        "RECOUP_IMAP_HOST": mail_server.host,
+        "RECOUP_IMAP_PORT": str(mail_server.imap_port),
+        "RECOUP_IMAP_SSL": "false",
+        "RECOUP_ACTION_TIMEOUT_MS": "5000",
+        "RECOUP_NAVIGATION_TIMEOUT_MS": "10000",
+        "RECOUP_CONFIRM_TIMEOUT_MS": "10000",
+        "RECOUP_LOGIN_CODE_TIMEOUT_S": "30",
+    }.items():
+        monkeypatch.setenv(key, value)
+    return Cli(sandbox, mail_server, data, tmp_path, monkeypatch)

@@ -1,0 +1,83 @@
+"""`recoup accounts`: secrets stay references; the password never reaches the database or output."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import Cli
+
+
+def test_add_list_remove_never_stores_or_prints_the_password(cli: Cli) -> None:
+    password = cli.password("ann@buyer.test")
+    cli.secret_env("ann", "ann@buyer.test")
+    added = cli("accounts", "add", "ann", "--email", "ann@buyer.test", "--json")
+    listed = cli("accounts", "list")
+    listed_json = cli.json("accounts", "list")
+
+    assert json.loads(added.stdout)["password_ref"] == "env:RECOUP_SECRET_ANN_PASSWORD"
+    assert json.loads(added.stdout)["mailbox_password_ref"] == "env:RECOUP_SECRET_ANN_MAILBOX"
+    assert [a["name"] for a in listed_json] == ["ann"]
+    assert "env:RECOUP_SECRET_ANN_PASSWORD" in listed.stdout
+    for output in (added.output, listed.output, json.dumps(listed_json)):
+        assert password not in output
+    raw = b"".join(p.read_bytes() for p in cli.data.glob("recoup.db*"))
+    assert b"ann@buyer.test" in raw  # the scan does see the account's row ...
+    assert password.encode() not in raw  # ... but never its password
+    log = (cli.data / "logs" / "recoup.log").read_text()
+    assert password not in log
+
+    removed = cli.json("accounts", "remove", "ann")
+    assert removed == {"removed": "ann"}
+    assert cli.json("accounts", "list") == []
+
+
+def test_a_secret_given_instead_of_a_reference_is_refused_and_not_repeated(cli: Cli) -> None:
+    password = cli.password("ann@buyer.test")
+    before = cli.counts()
+    result = cli("accounts", "add", "ann", "--email", "ann@buyer.test", "--password-ref", password, code=2)
+    assert "reference like env:NAME or file:key" in result.output
+    assert password not in result.output
+    assert cli.counts() == before
+
+
+def test_a_reference_that_resolves_to_nothing_is_refused(cli: Cli) -> None:
+    before = cli.counts()
+    result = cli("accounts", "add", "zed", "--email", "zed@buyer.test", code=2)
+    assert "RECOUP_SECRET_ZED_PASSWORD is not set" in result.output
+    assert cli.counts() == before
+
+
+def test_secrets_file_reference(cli: Cli) -> None:
+    secrets = cli.tmp / "secrets.yaml"
+    secrets.write_text(f"ann_pw: {cli.password('ann@buyer.test')}\n")
+    secrets.chmod(0o600)
+    cli.monkeypatch.setenv("RECOUP_SECRETS_FILE", str(secrets))
+    added = cli.json("accounts", "add", "ann", "--email", "ann@buyer.test", "--password-ref", "file:ann_pw")
+    assert added["password_ref"] == "file:ann_pw"
+    login = cli.json("accounts", "login", "ann")
+    assert login["method"] == "password"
+
+
+def test_login_signs_in_and_counts_the_orders(cli: Cli) -> None:
+    cli.add_account("ann", "ann@buyer.test")
+    first = cli.json("accounts", "login", "ann")
+    again = cli.json("accounts", "login", "ann")
+    expected = len(cli.sb.scenario.account("ann@buyer.test").orders)
+    assert first == {"account": "ann", "method": "password", "orders_seen": expected}
+    assert again["method"] == "session"  # the stored session is reused
+    assert cli.json("accounts", "list")[0]["orders_seen"] == expected
+    session = next((cli.data / "sessions").iterdir())
+    assert session.stat().st_mode & 0o077 == 0
+
+
+def test_login_with_an_emailed_code(cli: Cli) -> None:
+    cli.add_account("cody", "cody@buyer.test")
+    assert cli.json("accounts", "login", "cody")["method"] == "email_code"
+
+
+def test_remove_refuses_an_account_with_cases_and_unknown_names(cli: Cli) -> None:
+    cli.add_account("ann", "ann@buyer.test")
+    cli("cancel", "3042417938137200", "--account", "ann", "--reason", "not_shipped_on_time", "--queue")
+    result = cli("accounts", "remove", "ann", code=2)
+    assert "has 1 case" in result.output
+    assert "no account named 'nobody'" in cli("accounts", "remove", "nobody", code=2).output

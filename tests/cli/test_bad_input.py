@@ -1,0 +1,175 @@
+"""Every bad input ends with a clear message, exit code 2 and nothing written: no account, case,
+event, evidence or attempt row and no evidence folder (counted before and after)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+REFUND = ("--reason", "not_received", "--message", "Never arrived.")
+
+
+@pytest.fixture
+def ann(cli: Cli) -> Cli:
+    cli.add_account("ann", "ann@buyer.test")
+    cli("accounts", "login", "ann")  # order count known, so only the input can be at fault
+    return cli
+
+
+def _refused(cli: Cli, *args: str, message: str) -> dict[str, object]:
+    before, folders = cli.counts(), cli.case_folders()
+    result = cli(*args, "--json", code=2)
+    error = json.loads(result.stdout)
+    assert error["exit_code"] == 2 and message in str(error["message"]), error
+    assert cli.counts() == before
+    assert cli.case_folders() == folders == []
+    human = cli(*args, code=2)  # the same without --json: one readable line on stderr
+    assert message in human.stderr and human.stdout == ""
+    assert cli.counts() == before
+    return error
+
+
+def test_unknown_account(ann: Cli) -> None:
+    _refused(
+        ann,
+        "cancel",
+        "3042417938137200",
+        "--account",
+        "nobody",
+        "--reason",
+        "not_shipped_on_time",
+        message="no account named 'nobody'",
+    )
+
+
+def test_malformed_order_id(ann: Cli) -> None:
+    _refused(
+        ann,
+        "cancel",
+        "30424-17938",
+        "--account",
+        "ann",
+        "--reason",
+        "not_shipped_on_time",
+        message="order id must be 15-19 digits",
+    )
+
+
+def test_unknown_reason(ann: Cli) -> None:
+    _refused(
+        ann,
+        "cancel",
+        "3042417938137200",
+        "--account",
+        "ann",
+        "--reason",
+        "because",
+        message="unknown reason 'because'",
+    )
+
+
+def test_missing_evidence(ann: Cli) -> None:
+    _refused(
+        ann,
+        "refund",
+        "3042417938137300",
+        "--account",
+        "ann",
+        *REFUND,
+        "--amount",
+        "4.10",
+        "--evidence",
+        str(ann.tmp / "nope.png"),
+        message="nope.png",
+    )
+
+
+def test_oversized_evidence(ann: Cli) -> None:
+    big = ann.photo("big.png", size=3 * 1024 * 1024)
+    error = _refused(
+        ann,
+        "refund",
+        "3042417938137300",
+        "--account",
+        "ann",
+        *REFUND,
+        "--amount",
+        "4.10",
+        "--evidence",
+        str(big),
+        message="big.png",
+    )
+    assert error["error"] == "EvidenceError"
+
+
+def test_amount_above_the_order_total(ann: Cli) -> None:
+    """The total is read from the portal before anything is written (order total 15.00)."""
+    error = _refused(
+        ann,
+        "refund",
+        "3042417938137301",
+        "--account",
+        "ann",
+        *REFUND,
+        "--amount",
+        "99.00",
+        "--evidence",
+        str(ann.photo("p.png")),
+        message="above the total 15.00",
+    )
+    assert error["error"] == "AmountError"
+    assert ann.submissions("3042417938137301") == 0
+
+
+def test_amount_not_a_number_or_negative(ann: Cli) -> None:
+    _refused(
+        ann,
+        "refund",
+        "3042417938137301",
+        "--account",
+        "ann",
+        *REFUND,
+        "--amount",
+        "lots",
+        message="is not a number",
+    )
+    _refused(
+        ann,
+        "refund",
+        "3042417938137301",
+        "--account",
+        "ann",
+        *REFUND,
+        "--amount",
+        "-3",
+        message="amount must be positive",
+    )
+
+
+def test_duplicate_case_points_to_the_existing_one(ann: Cli) -> None:
+    first = ann.json(
+        "cancel", "3042417938137200", "--account", "ann", "--reason", "not_shipped_on_time", "--queue"
+    )
+    before = ann.counts()
+    result = ann("cancel", "3042417938137200", "--account", "ann", "--reason", "not_shipped_on_time", code=2)
+    assert f"case {first['id']} already covers cancel" in result.stderr
+    assert ann.counts() == before
+
+
+def test_dispute_cap_refuses_without_a_known_order_count(cli: Cli) -> None:
+    cli.add_account("ann", "ann@buyer.test")  # never signed in: order count unknown
+    _refused(
+        cli,
+        "refund",
+        "3042417938137300",
+        "--account",
+        "ann",
+        *REFUND,
+        "--amount",
+        "4.10",
+        "--queue",
+        message="no known order count",
+    )
