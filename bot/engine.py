@@ -194,7 +194,7 @@ class Engine:
         if case.kind is CaseKind.CANCEL:
             cancel = await cancel_order(
                 page, env, case.order_id, reason=case.reason, comment=case.message or None,
-                before_submit=before_submit,
+                before_submit=before_submit, earlier_intent=current.state is CaseState.SUBMITTING,
             )
             submitted = cancel.submitted
             detail = {"mode": cancel.mode, "status_before": cancel.status_before.value,

@@ -6,6 +6,13 @@ Decision (the pack's `actions` table): a status in `cancel_direct` gets "Cancel 
 anything is clicked. `before_submit()` is awaited right before the one irreversible click
 (Confirm); after it, any failure to see the new status within `confirm_timeout_ms` raises
 SubmitUnconfirmedError (the next attempt reads the order again before sending anything).
+
+A seller may refuse a cancellation request within moments: the order is then back in
+"Awaiting shipment" and only the pack's `messages.cancel_rejected` note under the headline shows
+that a request was sent. That note counts as the request's trace everywhere: after our Confirm
+it confirms the submit; on a re-read after an interrupted submit (`earlier_intent`) it means the
+earlier click landed (AlreadyRequestedError, nothing sent again); on a first attempt it means
+someone already asked and was refused, and asking again is a person's decision (NeedsHumanError).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from playwright.async_api import Page
 from bot.errors import (
     AlreadyRequestedError,
     LocatorMissingError,
+    NeedsHumanError,
     NotEligibleError,
     PortalUnavailableError,
     SubmitUnconfirmedError,
@@ -31,12 +39,13 @@ from flows.verify import wait_for_order_status
 
 
 async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, comment: str | None,
-                       before_submit: BeforeSubmit) -> CancelResult:
+                       before_submit: BeforeSubmit, earlier_intent: bool = False) -> CancelResult:
     """Cancel `order_id` (or request its cancellation) with the pack's reason key `reason`.
 
     Returns the status read back from the page after the submit. Raises NotEligibleError /
     AlreadyRequestedError (nothing clicked), SubmitUnconfirmedError, and the usual
     challenge / session / portal errors. With `settings.dry_run` it stops before the dialog.
+    `earlier_intent` says an earlier attempt may have clicked Confirm already (see above).
     """
     labels = env.pack.cancel_reason_labels(reason)
     detail = OrderDetailPage(page, env)
@@ -52,6 +61,15 @@ async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, 
     elif before in actions.cancel_request:
         mode, key = "request", "detail_request_cancel_button"
         expected = {OrderStatus.CANCEL_REQUESTED, OrderStatus.CANCELED}
+        if await detail.cancel_was_rejected():
+            if earlier_intent:
+                raise AlreadyRequestedError(
+                    f"order {order_id}: the seller already refused the cancellation request of an "
+                    f"earlier attempt; nothing submitted again", order_id=order_id, status=str(before),
+                    status_text=text, seller="rejected")
+            raise NeedsHumanError(
+                f"order {order_id}: the seller already refused a cancellation request for this order; "
+                f"asking again is a person's decision; nothing clicked", order_id=order_id)
     else:
         raise NotEligibleError(f"order {order_id} is '{text}': it cannot be canceled; nothing clicked",
                                order_id=order_id, status=str(before), status_text=text)
@@ -80,7 +98,13 @@ async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, 
         raise AlreadyRequestedError(f"order {order_id}: the portal says '{alert}'", order_id=order_id)
     if alert and env.pack.matches_any(alert, env.pack.model.messages.not_eligible):
         raise NotEligibleError(f"order {order_id}: the portal says '{alert}'", order_id=order_id)
-    after, after_text = await wait_for_order_status(detail, expected, order_id=order_id)
+    try:
+        after, after_text = await wait_for_order_status(detail, expected, order_id=order_id)
+    except SubmitUnconfirmedError:
+        if mode != "request" or not await detail.cancel_was_rejected():
+            raise
+        after, after_text = await detail.status()  # sent, and refused before we could look
+        logger.info("order {}: the seller refused the cancellation at once", order_id)
     await detail.snap("cancel-result")
     await detail.capture_html("cancel-confirmed")
     return CancelResult(order_id, mode, before, after, after_text, submitted=True)

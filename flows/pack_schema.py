@@ -197,6 +197,7 @@ class Messages(_Strict):
 
     already_requested: list[str]
     not_eligible: list[str]
+    cancel_rejected: list[str]
     amount_invalid: list[str]
     upload_failed: list[str]
 

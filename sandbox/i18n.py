@@ -89,6 +89,7 @@ EN: dict[str, str] = {
     "detail.shipping": "Shipping",
     "detail.total": "Total",
     "detail.cancel_pending": "Your cancellation request has been sent. Waiting for the seller's response.",
+    "detail.cancel_rejected": "The seller rejected your cancellation request.",
     "detail.not_found": "Order not found",
     "detail.refund_done": "Refund Completed",
     # cancel dialog
@@ -291,6 +292,7 @@ DE: dict[str, str] = {
     "detail.shipping": "Versand",
     "detail.total": "Gesamt",
     "detail.cancel_pending": "Ihr Stornierungsantrag wurde gesendet. Warten auf Antwort des Verkäufers.",
+    "detail.cancel_rejected": "Der Verkäufer hat Ihren Stornierungsantrag abgelehnt.",
     "detail.not_found": "Bestellung nicht gefunden",
     "detail.refund_done": "Erstattung abgeschlossen",
     "cancel.reason_title": "Bitte wählen Sie einen Grund",

@@ -29,6 +29,17 @@ class OrderDetailPage(PortalPage):
         text = await self.text_of("detail_status")
         return self.pack.order_status(text), text
 
+    async def cancel_was_rejected(self) -> bool:
+        """Does a note under the headline say the seller refused a cancellation request?
+        (The order is then back in "Awaiting shipment": only this note shows a request was sent.)"""
+        if not await self.has("detail_status_note"):
+            return False
+        notes = self.pack.locator(self.page, "detail_status_note")
+        with playwright_errors("reading the status notes"):
+            texts = await notes.all_inner_texts()
+        rejected = self.pack.model.messages.cancel_rejected
+        return any(self.pack.matches_any(text, rejected) for text in texts)
+
     async def item(self, index: int) -> Locator:
         """The item line `index` (0-based); LocatorMissingError when there is no such line."""
         await self.find("detail_item")

@@ -3,12 +3,13 @@ already requested, not eligible (nothing clicked), German pages, evidence manife
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, Route
 
-from bot.errors import AlreadyRequestedError, NotEligibleError
+from bot.errors import AlreadyRequestedError, NeedsHumanError, NotEligibleError
 from bot.evidence import load_manifest, verify_manifest
 from bot.models import OrderStatus
 from flows.cancel import cancel_order
@@ -120,3 +121,59 @@ async def test_dry_run_reads_but_never_submits(portal: Portal, tab: Page) -> Non
                                 before_submit=nothing_to_record)
     assert not result.submitted and result.status_after is OrderStatus.AWAITING_SHIPMENT
     assert portal.counts("3042417938137200")["count"] == 0
+
+
+async def _seller_refuses_at_once(portal: Portal, tab: Page) -> None:
+    """Let the Confirm POST through, then let an hour of sandbox time pass before the browser
+    follows the redirect: the seller's refusal lands before the flow can read the status."""
+
+    async def handle(route: Route) -> None:
+        answer = await route.fetch(max_redirects=0)
+        await asyncio.to_thread(portal.sb.admin.advance, 3600)
+        await route.fulfill(response=answer)
+
+    await tab.route("**/p/order/api/cancel*", handle)
+
+
+@ONLY_A
+async def test_refusal_before_the_status_read_still_counts_as_submitted(portal: Portal, tab: Page) -> None:
+    env = portal.env()
+    order = "3042417938137201"  # the seller refuses cancellations
+    await log_in(tab, env, portal.creds(ANN))
+    await _seller_refuses_at_once(portal, tab)
+    result = await cancel_order(tab, env, order, reason="not_shipped_on_time", comment=None,
+                                before_submit=nothing_to_record)
+    assert result.submitted and result.mode == "request"
+    assert result.status_after is OrderStatus.AWAITING_SHIPMENT  # refused: back to awaiting shipment
+    assert portal.sb.admin.order(order)["status"] == "awaiting_shipment"
+    assert portal.counts(order)["accepted"] == 1
+
+
+@ONLY_A
+async def test_rereading_after_an_interrupted_submit_never_asks_twice(portal: Portal, tab: Page) -> None:
+    """The case of an interrupted submit (intent written, then a crash or an unconfirmed page):
+    the seller has refused meanwhile, so the page looks like before the request. The refusal
+    note proves the click landed: nothing is sent again."""
+    env = portal.env()
+    order = "3042417938137201"
+    await log_in(tab, env, portal.creds(ANN))
+    await _seller_refuses_at_once(portal, tab)
+    await cancel_order(tab, env, order, reason="not_shipped_on_time", comment=None,
+                       before_submit=nothing_to_record)
+    await tab.unroute("**/p/order/api/cancel*")
+    called = False
+
+    async def before_submit() -> None:
+        nonlocal called
+        called = True
+
+    with pytest.raises(AlreadyRequestedError) as info:
+        await cancel_order(tab, env, order, reason="not_shipped_on_time", comment=None,
+                           before_submit=before_submit, earlier_intent=True)
+    assert info.value.context["seller"] == "rejected"
+    with pytest.raises(NeedsHumanError):  # a new case on a refused order: a person decides
+        await cancel_order(tab, env, order, reason="not_shipped_on_time", comment=None,
+                           before_submit=before_submit)
+    assert not called
+    assert portal.counts(order)["count"] == 1
+

@@ -99,6 +99,10 @@ async def test_immediate_cancel_and_seller_answers(page: Page, fresh_sandbox: Ru
     sb.admin.advance(3600)  # the rejecting seller answers; the silent one does not
     assert sb.admin.order("3042417938137201")["status"] == "awaiting_shipment"
     assert sb.admin.order("3042417938137202")["status"] == "cancel_requested"
+    await page.goto(f"{sb.url}/p/order/detail.html?orderId=3042417938137201")
+    await expect(page.locator("[data-pl=order_detail_status]")).to_have_text("Awaiting shipment")
+    refused = "The seller rejected your cancellation request."
+    await expect(page.locator(".order-status-desc")).to_have_text(refused)
     sb.admin.advance(47 * 3600)  # 48 h after the request: approved automatically
     assert sb.admin.order("3042417938137202")["status"] == "canceled"
     assert sb.admin.order("3042417938137202")["cancel"]["result"] == "approved"
