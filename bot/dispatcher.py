@@ -249,11 +249,22 @@ class Dispatcher:
                     lease_seconds=self.settings.lease_seconds,
                 )
             except LeaseLostError:
+                if await self._moved_on_by_its_run(case_id):
+                    return  # the run finished the case; its last bookkeeping needs no lease
                 logger.warning("case {}: lease lost; stopping its run", case_id)
                 run.cancel()
                 return
             except RecoupError as error:  # store briefly away: the lease may still hold
                 logger.warning("case {}: lease renewal failed: {}", case_id, error)
+
+    async def _moved_on_by_its_run(self, case_id: int) -> bool:
+        """Has our own run moved the case out of the leased states (`running`, `submitting`)?
+        Such a case holds no lease any more, and that is no reason to stop the run."""
+        try:
+            case = await asyncio.to_thread(self.store.cases.get, case_id)
+        except RecoupError:
+            return False
+        return case.state not in (CaseState.RUNNING, CaseState.SUBMITTING)
 
     async def _settle(self, case: Case, started: datetime, error: Exception) -> None:
         """Record a runner failure the runner did not record itself (only while we hold it)."""

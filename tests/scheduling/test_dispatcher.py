@@ -218,6 +218,33 @@ async def test_heartbeat_renews_lease_and_lost_lease_cancels_run(
     assert store.cases.get(case.id).lease_owner == "w2"  # our exit did not touch w2's lease
 
 
+async def test_a_run_that_finished_its_case_is_not_cancelled_by_the_heartbeat(
+    store: Store, clock: FrozenClock, tmp_path: Path, logs: list[str]
+) -> None:
+    """After the run moved its case to `submitted` (which holds no lease) it still writes the
+    evidence and the report: the heartbeat must neither cancel it nor cry "lease lost"."""
+    settings = _settings(tmp_path, lease_seconds=60)
+    case = cancel_case(store, settings)
+    bookkeeping_done: list[bool] = []
+
+    class SubmitThenBookkeep:
+        async def run_case(self, c: Case, worker: str) -> None:
+            await asyncio.to_thread(store.cases.mark_submit_intent, c.id, worker)
+            await asyncio.to_thread(store.cases.transition, c.id, CaseState.SUBMITTED,
+                                    expected_from=CaseState.SUBMITTING, owner=worker)
+            beats = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Dispatcher._beat"]
+            assert len(beats) == 1
+            await asyncio.wait(beats)  # the heartbeat meets the lease-free case, and ends
+            bookkeeping_done.append(True)  # a cancelled run never gets here
+
+    dispatcher = Dispatcher(store, SubmitThenBookkeep(), settings, clock, "w1", heartbeat_seconds=0.01)
+    await dispatcher.tick()
+    assert await dispatcher.join(WAIT)
+    assert bookkeeping_done == [True]
+    assert not any("lease lost" in line for line in logs), logs
+    assert store.cases.get(case.id).state is CaseState.SUBMITTED
+
+
 async def test_stranded_submitting_case_is_reclaimed_for_reconciliation(
     store: Store, clock: FrozenClock, tmp_path: Path
 ) -> None:
