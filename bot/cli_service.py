@@ -41,7 +41,7 @@ async def serve(
     Raises SchedulerLockedError when another live scheduler holds the lock."""
     async with runtime(settings, store) as rt:
         dispatcher = Dispatcher(store, rt.engine, settings, store.clock, worker_id("run"), checker=rt.engine)
-        poller = MailPoller(store, rt.pack, settings, store.clock)
+        poller = MailPoller(store, rt.pack, settings, store.clock, on_case_moved=rt.engine.write_report)
         outbox = (
             functools.partial(deliver_due, store, settings, store.clock) if settings.webhook_url else None
         )

@@ -43,6 +43,10 @@ from bot.store import CaseEffect, Clock, EffectPlanner, OpenCase, Store, utc_now
 ClientFactory = Callable[[Settings, str, str, str], MailboxClient]
 """Builds a (not yet opened) client from settings, mailbox user, password and folder."""
 
+CaseMovedHook = Callable[[int], object]
+"""Called after a message's transaction committed, once per case the message moved (e.g. to
+re-render the case's report). Its failures are logged and never undo or stop the poll."""
+
 EffectHook = Callable[[MailSignal, int], None]
 """Called inside a message's transaction, before its effects, with the signal and the UID.
 An exception rolls that message back (tests use it to simulate a crash)."""
@@ -100,6 +104,7 @@ class MailPoller:
         *,
         client_factory: ClientFactory = _default_client,
         effect_hook: EffectHook | None = None,
+        on_case_moved: CaseMovedHook | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
@@ -108,6 +113,7 @@ class MailPoller:
         self.classifier = MailClassifier(pack.model.email)
         self._client_factory = client_factory
         self._hook = effect_hook
+        self._on_case_moved = on_case_moved
         self._environ = environ
         self.last_polled: dict[str, datetime] = {}
         """Account name → when its last poll finished (by `clock`)."""
@@ -203,11 +209,21 @@ class MailPoller:
             detail=_detail(signal, folder, mail.uid) if signal else None,
         )
         failpoint("mail.mid_batch")  # this message is committed, the next one not yet read
+        for case_id, _state in applied.moved:
+            self._case_moved(case_id)
         if applied.duplicate:
             return PollResult(fetched=1, duplicates=1)
         if applied.changed_cases:
             return PollResult(fetched=1, applied=1)
         return PollResult(fetched=1, ignored=1)
+
+    def _case_moved(self, case_id: int) -> None:
+        if self._on_case_moved is None:
+            return
+        try:
+            self._on_case_moved(case_id)
+        except Exception as exc:  # the mail is applied; a stale report must not stop the poll
+            logger.warning("case {}: follow-up after a mail failed: {}", case_id, exc)
 
     def _plan(self, signal: MailSignal, uid: int) -> EffectPlanner | None:
         base = planner(signal)

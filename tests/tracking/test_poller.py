@@ -236,6 +236,31 @@ def test_unambiguous_outcomes_move_cases_and_others_only_check(
     assert moved[0].detail["signal"] == "cancel_approved"
 
 
+def test_cases_a_mail_moved_are_handed_on_after_the_commit(
+    store: Store, pack: Pack, mailbox: Mailbox, clock: FrozenClock
+) -> None:
+    """The service re-renders a case's report when a mail moved it; the hook sees the committed
+    state, and a failing hook neither undoes the mail nor stops the poll."""
+    add_account(store, "alice", mailbox.email)
+    approved = submitted_case(store, "alice")
+    shipping = submitted_case(store, "alice")  # only a status check: not handed on
+    refunded = submitted_case(store, "alice", CaseKind.REFUND)
+    seen: list[tuple[int, CaseState]] = []
+
+    def follow_up(case_id: int) -> None:
+        seen.append((case_id, store.cases.get(case_id).state))
+        if case_id == approved.id:
+            raise OSError("disk full")
+
+    for case, step in ((approved, "Cancellation approved"), (shipping, "Ready to ship"),
+                       (refunded, "Refund complete")):
+        send(mailbox, portal_mail(mailbox, f"Order {case.order_id}: {step}", case.order_id))
+    result = make_poller(store, pack, mailbox, clock, on_case_moved=follow_up).poll_account("alice")
+    assert result.applied == 3
+    assert seen == [(approved.id, CaseState.APPROVED), (refunded.id, CaseState.REFUNDED)]
+    assert store.cases.get(approved.id).state is CaseState.APPROVED  # the hook's failure undid nothing
+
+
 def test_outcome_not_allowed_from_the_current_state_only_requests_a_check(
     store: Store, pack: Pack, mailbox: Mailbox, clock: FrozenClock
 ) -> None:
