@@ -173,7 +173,7 @@ def _refresh(settings: Any, store: Any, cases: list[Case]) -> None:
     tracked = [c for c in cases if c.state in STATUS_CHECK_STATES]
     if service_running(store):
         for case in tracked:
-            store.tracking.request_check(case.id)
+            store.tracking.request_check(case.id, detail={"requested_by": "operator"})
         return
     by_account: dict[str, list[Case]] = {}
     for case in tracked:

@@ -174,9 +174,11 @@ class TrackingRepository(RepoBase):
             return _tracking(row)
 
     def request_check(
-        self, case_id: int, *, event: str = "check_requested", detail: Mapping[str, Any] | None = None
+        self, case_id: int, *, event: str = "status_check_requested",
+        detail: Mapping[str, Any] | None = None,
     ) -> CaseTracking:
-        """Make the case's status check due now (a mail, an operator) and append `event`."""
+        """Make the case's status check due now (an operator, the demo clock) and append `event`
+        (the same event name a mail's check request writes; `detail` tells who asked)."""
         now = self._now()
         with self._tx("requesting a status check") as session:
             row = self._lock_case(session, case_id, now=now)

@@ -8,6 +8,8 @@ import io
 import json
 import zipfile
 
+from bot.models import CaseKind, NewCase
+from bot.states import CaseState
 from bot.store import Store
 from tests.cli.conftest import Cli
 
@@ -104,6 +106,26 @@ def test_queues_instead_of_running_while_the_service_holds_the_lock(cli: Cli) ->
     withdrawn = cli.json("cases", "cancel", str(out["id"]))
     assert withdrawn["state"] == "canceled_by_operator"
     assert cli("cases", "cancel", str(out["id"]), code=2).exit_code == 2  # final: nothing to withdraw
+
+
+def test_refresh_while_the_service_runs_asks_the_service_for_a_check(cli: Cli) -> None:
+    cli.add_account("ann", "ann@buyer.test")
+    cli("accounts", "list")  # creates the store
+    with Store.open(f"sqlite:///{cli.db}") as store:
+        store.scheduler_lock.acquire("other-host:1234", ttl_seconds=300)
+        case = store.cases.create(NewCase(account="ann", order_id="3042417938137200", kind=CaseKind.CANCEL,
+                                          reason="not_shipped_on_time"))
+        store.cases.claim(case.id, "earlier-run", lease_seconds=60)
+        store.cases.mark_submit_intent(case.id, "earlier-run")
+        store.cases.transition(case.id, CaseState.SUBMITTED, expected_from=CaseState.SUBMITTING)
+    loads_before = cli.sb.admin.page_loads().get("ann@buyer.test")
+    refreshed = cli.json("status", "3042417938137200", "--refresh")
+    assert refreshed[0]["state"] == "submitted"
+    assert cli.sb.admin.page_loads().get("ann@buyer.test") == loads_before  # the service reads, not us
+    with Store.open(f"sqlite:///{cli.db}") as store:
+        asked = [e for e in store.cases.history(case.id) if e.kind == "status_check_requested"]
+        assert [e.detail for e in asked] == [{"requested_by": "operator"}]
+        assert store.tracking.tracking(case.id).check_due_at is not None
 
 
 def test_approve_first_then_approve_runs_it(cli: Cli) -> None:
