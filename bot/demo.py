@@ -189,6 +189,8 @@ def run_demo(*, data_dir: Path | None, cases: int = 20, timeout: float = 600.0, 
             code = asyncio.run(_demo(console, settings, store, sb, PLAN[: max(1, cases)], timeout))
             signal.signal(signal.SIGTERM, on_term)  # the closed event loop reset it
             _summary(console, store, settings)
+            if not _one_request_per_case(console, store, sb) and code is ExitCode.OK:
+                code = ExitCode.ERROR
             console.print(f"Log: {log_file}   ·   took {time.monotonic() - started:.0f} s", highlight=False)
             return int(code)
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -388,6 +390,25 @@ async def _step_clock(
     current = await _cases(store, ids, service)
     progress.update(bar, completed=sum(settled(c) for c in current))
     return ExitCode.OK if all(settled(c) for c in current) else ExitCode.UNAVAILABLE
+
+
+def _one_request_per_case(console: Console, store: Store, sb: SandboxProcess) -> bool:
+    """Print what the sandbox portal itself counted: every filed case's request must have reached
+    it exactly once. False (and the offending orders printed) when one was sent twice."""
+    twice: list[str] = []
+    filed = 0
+    for case in store.cases.list_cases():
+        counts = sb.admin.submissions(case.order_id)["by_kind"].get(case.kind.value)
+        sent = counts["accepted"] + counts["duplicates"] if counts else 0
+        filed += sent > 0
+        if sent > 1:
+            twice.append(f"{case.order_id} ({case.kind.value} ×{sent})")
+    if twice:
+        console.print(f"[red]The portal received a request more than once: {', '.join(twice)}[/]")
+        return False
+    console.print(f"The sandbox portal counted one request for each of the {filed} filed cases; "
+                  "none was sent twice.", highlight=False)
+    return True
 
 
 def _summary(console: Console, store: Store, settings: Settings) -> None:

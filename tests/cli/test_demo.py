@@ -44,6 +44,7 @@ def test_demo_reduced_then_no_secret_on_disk(
 
     assert code == 0, out
     assert "Demo cases" in out and "HTML evidence reports" in out
+    assert "counted one request for each of the 4 filed cases; none was sent twice" in out  # dora: challenge
     with Store.open(f"sqlite:///{data / 'recoup.db'}") as store:
         cases = {c.order_id: c for c in store.cases.list_cases()}
     assert set(cases) == {p.order_id for p in PLAN[:5]}
