@@ -184,6 +184,29 @@ async def test_crash_after_click_is_reconciled_without_a_second_submit(
     assert "reconciled" in [e.kind for e in rig.store.cases.history(case.id)]
 
 
+async def test_crash_after_click_then_seller_refusal_is_not_submitted_again(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The click landed, the worker died, and the seller refused before the restart: the order
+    looks as before the request, only the refusal note tells. Nothing is sent a second time."""
+    rig.add_account("ann@buyer.test", "ann", monkeypatch)
+    order = "3042417938137201"  # the seller refuses after an hour
+    case = rig.claimed(cancel_case(order))
+    rig.store.cases.mark_submit_intent(case.id, WORKER)
+    acc = next(a for a in rig.sb.scenario.accounts if a.email == "ann@buyer.test")
+    env = FlowEnv(load_pack(rig.settings), rig.settings)
+    async with rig.browser.session("crashed-worker") as context:
+        page = await context.new_page()
+        await log_in(page, env, Credentials(email=acc.email, password=acc.password))
+        await cancel_order(page, env, order, reason="not_shipped_on_time", comment=None,
+                           before_submit=nothing_to_record)
+    rig.sb.admin.advance(3700)
+    assert rig.sb.admin.order(order)["status"] == "awaiting_shipment"
+
+    assert await rig.engine.run_case(rig.store.cases.get(case.id), WORKER) is CaseState.SUBMITTED
+    assert rig.count(order) == 1
+    assert "reconciled" in [e.kind for e in rig.store.cases.history(case.id)]
+
+
 async def test_crash_before_click_submits_exactly_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """The intent was written but the worker died before clicking: the page shows no request."""
     rig.add_account("ann@buyer.test", "ann", monkeypatch)
