@@ -1,9 +1,10 @@
 """`selectors check`: open the portal's pages for one account and report, per locator of the
 pack, whether it resolved and through which fallback.
 
-Read-only: it opens the login page, signs in, opens My Orders, an order's detail page and (when
-given) the return/refund tab of an eligible order, and never clicks anything that sends a
-request. Pages it does not visit (dialogs opened only by actions) are reported as not visited.
+Read-only: it opens the login page, signs in, opens My Orders, an order's detail page, the
+Returns & refunds list and (when given) the return/refund tab of an eligible order, and never
+clicks anything that sends a request. Pages it does not visit (dialogs opened only by actions)
+are reported as not visited.
 `CheckReport.failed` is True when a required locator found nothing on a visited page, or a page
 could not be opened: the CLI turns that into a non-zero exit status.
 """
@@ -23,6 +24,7 @@ from flows.pack import Param, Root, describe
 from flows.pages.base import PortalPage
 from flows.pages.order_detail import OrderDetailPage
 from flows.pages.order_list import OrderListPage
+from flows.pages.refund_list import RefundListPage
 
 SECOND_CHANCE_MS = 1_500.0
 """A required locator that is absent at first is waited for this long before it counts as missing."""
@@ -166,6 +168,15 @@ async def check_selectors(page: Page, env: FlowEnv, creds: Credentials, *, order
 
     if chosen["order"] and "error" not in _state(visited, "order_list"):
         await visit("order_detail", detail_page())
+
+    async def refund_list_page() -> None:
+        requests = RefundListPage(page, env)
+        await requests.open()
+        visited["refund_list"] = await check_page(requests, "refund_list",
+                                                  order_id=refund_order_id or chosen["order"])
+
+    if "error" not in _state(visited, "login"):
+        await visit("refund_list", refund_list_page())
 
     async def refund_page() -> None:
         assert refund_order_id is not None

@@ -1,9 +1,10 @@
 """Status scan: the current status of many orders of ONE account in one session and one pass.
 
 My Orders is opened once and "View orders" clicked until every wanted order has shown (or the
-list ends); detail pages are opened only where the list cannot say enough: orders in
-`actions.refund_already` (a dispute) and the ones in `refund_ids`, whose refund status is read
-from their request's page.
+list ends). Orders whose refund status matters (those in `refund_ids` and those in
+`actions.refund_already`, a dispute) are then read from the Returns & refunds list, one page for
+all of them; only an order that list does not show (or shows with a text the pack does not know)
+costs its detail page and its request's tab.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from collections.abc import Collection
 
 from playwright.async_api import Page
 
+from bot.errors import LocatorMissingError
 from bot.models import RefundStatus
 from flows.env import FlowEnv
 from flows.pages.order_detail import OrderDetailPage
 from flows.pages.order_list import OrderListPage
+from flows.pages.refund_list import RefundListPage
 from flows.refund import read_refund_status
 from flows.results import OrderState
 
@@ -38,8 +41,13 @@ async def scan_statuses(page: Page, env: FlowEnv, order_ids: Collection[str], *,
         if len(found) == len(wanted) or not await listing.load_more():
             break
     await listing.snap("scan-list")
-    needs_detail = [oid for oid, st in found.items()
+    needs_refund = [oid for oid, st in found.items()
                     if oid in set(refund_ids) or st.status in env.pack.model.actions.refund_already]
+    listed = await _refunds_from_list(page, env, needs_refund) if needs_refund else {}
+    for order_id, (refund, refund_text) in listed.items():
+        order = found[order_id]
+        found[order_id] = OrderState(order_id, order.status, order.status_text, refund, refund_text)
+    needs_detail = [oid for oid in needs_refund if oid not in listed]
     detail = OrderDetailPage(page, env)
     for order_id in needs_detail:
         await detail.open(order_id)
@@ -47,6 +55,24 @@ async def scan_statuses(page: Page, env: FlowEnv, order_ids: Collection[str], *,
         refund, refund_text = await _first_refund(detail)
         found[order_id] = OrderState(order_id, status, text, refund, refund_text)
     return {oid: found.get(oid) for oid in wanted}
+
+
+async def _refunds_from_list(page: Page, env: FlowEnv, order_ids: list[str]
+                             ) -> dict[str, tuple[RefundStatus, str]]:
+    """The refund status of each of `order_ids` the Returns & refunds list shows; {} when the
+    page has no list at all (the callers then read every order from its detail page)."""
+    listing = RefundListPage(page, env)
+    try:
+        await listing.open()
+    except LocatorMissingError:
+        return {}
+    statuses: dict[str, tuple[RefundStatus, str]] = {}
+    for order_id in order_ids:
+        seen = await listing.status_of(order_id)
+        if seen is not None:
+            statuses[order_id] = seen
+    await listing.snap("scan-refund-list")
+    return statuses
 
 
 async def _first_refund(detail: OrderDetailPage) -> tuple[RefundStatus, str]:

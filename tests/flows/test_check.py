@@ -28,7 +28,7 @@ async def test_shipped_pack_passes_in_both_layouts(portal: Portal, tab: Page) ->
     assert not report.failed, text
     assert text.startswith("Selector check of aliexpress") and "OK" in text.splitlines()[0]
     by_page = {p.page: p for p in report.pages}
-    for name in ("login", "order_list", "order_detail", "refund_form"):
+    for name in ("login", "order_list", "order_detail", "refund_list", "refund_form"):
         assert by_page[name].visited and by_page[name].locators, name
     assert not by_page["cancel_dialog"].visited
     found = {loc.key: loc for p in report.pages for loc in p.locators}

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import yaml
 from playwright.async_api import Page
 
+from bot.config import Settings
 from bot.models import OrderStatus, RefundStatus
+from flows.env import FlowEnv
 from flows.login import log_in
+from flows.pack import load_pack
 from flows.refund import RefundRequest, request_refund
 from flows.results import nothing_to_record
 from flows.scan import scan_statuses
 from tests.flows.conftest import ONLY_A, ONLY_B, Portal
 
 ANN = "ann@buyer.test"
+PACK = Path(__file__).resolve().parents[2] / "selectors" / "aliexpress.yaml"
 
 
 @ONLY_A
@@ -47,15 +53,41 @@ async def test_scan_many_orders(portal: Portal, tab: Page, evidence_dir: Path) -
 
 
 @ONLY_B
-async def test_scan_reads_a_dispute_from_its_detail_page(portal: Portal, tab: Page) -> None:
+async def test_scan_reads_disputes_from_the_refund_list_in_one_page(portal: Portal, tab: Page) -> None:
     env = portal.env()
     await log_in(tab, env, portal.creds(ANN))
-    result = await scan_statuses(tab, env, ["3042417938137401", "3042417938137302"])
+    before = _pages(portal)
+    result = await scan_statuses(tab, env, ["3042417938137401", "3042417938137302"],
+                                 refund_ids=["3042417938137401"])
     dispute = result["3042417938137401"]
     assert dispute and dispute.status is OrderStatus.IN_DISPUTE
     assert dispute.refund_status is RefundStatus.WAITING_SELLER
     other = result["3042417938137302"]
     assert other and other.status is OrderStatus.AWAITING_DELIVERY and other.refund_status is None
+    assert _pages(portal) - before == 2  # My Orders and the Returns & refunds list; no detail page
+
+
+@ONLY_A
+async def test_an_order_the_refund_list_does_not_show_is_read_from_its_detail_page(
+        portal: Portal, tab: Page, tmp_path: Path) -> None:
+    data: dict[str, Any] = yaml.safe_load(PACK.read_text(encoding="utf-8"))
+    data["pages"]["refund_list"]["locators"]["refund_card_with_id"]["alternatives"] = [
+        {"kind": "css", "css": ".no-such-card", "has_text": "{order_id}"}]  # as if the list changed
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    (folder / "variant.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    settings: Settings = portal.settings.model_copy(update={"pack_dir": folder, "portal": "variant"})
+    env = FlowEnv(load_pack(settings), settings)
+    await log_in(tab, env, portal.creds(ANN))
+    before = _pages(portal)
+    result = await scan_statuses(tab, env, ["3042417938137401"], refund_ids=["3042417938137401"])
+    dispute = result["3042417938137401"]
+    assert dispute and dispute.refund_status is RefundStatus.WAITING_SELLER
+    assert _pages(portal) - before == 4  # My Orders, the list, then the detail page and the request's tab
+
+
+def _pages(portal: Portal) -> int:
+    return portal.sb.admin.page_loads().get(ANN, {}).get("page", 0)
 
 
 def _sent(portal: Portal) -> int:
