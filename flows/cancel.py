@@ -98,13 +98,25 @@ async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, 
         raise AlreadyRequestedError(f"order {order_id}: the portal says '{alert}'", order_id=order_id)
     if alert and env.pack.matches_any(alert, env.pack.model.messages.not_eligible):
         raise NotEligibleError(f"order {order_id}: the portal says '{alert}'", order_id=order_id)
-    try:
-        after, after_text = await wait_for_order_status(detail, expected, order_id=order_id)
-    except SubmitUnconfirmedError:
-        if mode != "request" or not await detail.cancel_was_rejected():
-            raise
-        after, after_text = await detail.status()  # sent, and refused before we could look
-        logger.info("order {}: the seller refused the cancellation at once", order_id)
+    after, after_text = await _status_after_confirm(detail, mode, expected, order_id)
     await detail.snap("cancel-result")
     await detail.capture_html("cancel-confirmed")
     return CancelResult(order_id, mode, before, after, after_text, submitted=True)
+
+
+async def _status_after_confirm(detail: OrderDetailPage, mode: str, expected: set[OrderStatus],
+                                order_id: str) -> tuple[OrderStatus, str]:
+    """The status the page shows after Confirm. A refusal note (absent before the click) means
+    the request went through and the seller refused it before we looked: that counts as
+    confirmed. It is looked for at once (no wait for a status that will not come) and again
+    after the wait, for a page that updates itself."""
+    if mode == "request" and await detail.cancel_was_rejected():
+        logger.info("order {}: the seller refused the cancellation at once", order_id)
+        return await detail.status()
+    try:
+        return await wait_for_order_status(detail, expected, order_id=order_id)
+    except SubmitUnconfirmedError:
+        if mode != "request" or not await detail.cancel_was_rejected():
+            raise
+        logger.info("order {}: the seller refused the cancellation at once", order_id)
+        return await detail.status()
