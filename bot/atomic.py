@@ -9,8 +9,10 @@ OSError propagates; callers convert it at their boundary.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
@@ -24,16 +26,36 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     data is fsynced, the temp file renamed over `path`, and the folder fsynced so the rename
     survives a power cut.
     """
+    with _replacing(path, mode) as fd:
+        _write_all(fd, data)
+
+
+def atomic_copy(src: Path, dest: Path, *, mode: int = 0o644, chunk: int = 1 << 20) -> str:
+    """Copy `src` to `dest` atomically (same guarantees as :func:`atomic_write_bytes`).
+
+    Returns the sha256 hex digest of the bytes written, computed while copying, so the hash
+    describes exactly what landed on disk even if `src` changes afterwards.
+    """
+    digest = hashlib.sha256()
+    with _replacing(dest, mode) as fd, src.open("rb") as source:
+        while block := source.read(chunk):
+            digest.update(block)
+            _write_all(fd, block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _replacing(path: Path, mode: int) -> Iterator[int]:
+    """Yield the descriptor of a new temp file beside `path` (created with `mode`). When the
+    block ends normally the file is fsynced, renamed over `path` and the folder fsynced; when
+    it raises, the temp file is removed and the error propagates."""
     folder = path.parent
     tmp = folder / f"{TEMP_PREFIX}{path.name}.{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
     try:
         try:
             os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            yield fd
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -45,38 +67,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     _fsync_dir(folder)
 
 
-def atomic_copy(src: Path, dest: Path, *, mode: int = 0o644, chunk: int = 1 << 20) -> str:
-    """Copy `src` to `dest` atomically (same guarantees as :func:`atomic_write_bytes`).
-
-    Returns the sha256 hex digest of the bytes written, computed while copying, so the hash
-    describes exactly what landed on disk even if `src` changes afterwards.
-    """
-    import hashlib
-
-    digest = hashlib.sha256()
-    folder = dest.parent
-    tmp = folder / f"{TEMP_PREFIX}{dest.name}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-    try:
-        try:
-            os.fchmod(fd, mode)
-            with src.open("rb") as source:
-                while block := source.read(chunk):
-                    digest.update(block)
-                    view = memoryview(block)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(folder)
-    return digest.hexdigest()
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from bot.atomic import atomic_write_bytes
+from bot.atomic import atomic_copy, atomic_write_bytes
 from bot.errors import EvidenceError
 from bot.evidence import MANIFEST_NAME, EvidenceRecorder, verify_manifest
 from tests.browser.stub_server import StubServer
@@ -181,3 +181,19 @@ def test_atomic_write_mode_from_creation_and_no_temp_left(
     with pytest.raises(OSError):
         atomic_write_bytes(tmp_path / "folder", b"data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "secret.json"]
+
+
+def test_atomic_copy_hashes_what_it_wrote_and_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    src = tmp_path / "photo.png"
+    src.write_bytes(b"x" * 3000)
+    out = tmp_path / "out"
+    out.mkdir()
+    digest = atomic_copy(src, out / "copy.png", mode=0o600, chunk=1024)  # three chunks
+    assert digest == hashlib.sha256(b"x" * 3000).hexdigest()
+    assert (out / "copy.png").read_bytes() == b"x" * 3000
+    assert stat.S_IMODE((out / "copy.png").stat().st_mode) == 0o600
+
+    with pytest.raises(FileNotFoundError):  # the source vanished: no temp file, old copy kept
+        atomic_copy(tmp_path / "gone.png", out / "copy.png")
+    assert [p.name for p in out.iterdir()] == ["copy.png"]
+    assert (out / "copy.png").read_bytes() == b"x" * 3000
