@@ -161,20 +161,25 @@ async def test_challenge_parks_case_for_a_human(rig: Rig, monkeypatch: pytest.Mo
     assert shots, "a challenge leaves a screenshot"
 
 
+async def click_as_the_crashed_worker(rig: Rig, order_id: str) -> None:
+    """The cancellation click that landed before the crash, made by a separate browser session
+    signed in as ann (the case's intent is already written by the caller)."""
+    acc = next(a for a in rig.sb.scenario.accounts if a.email == "ann@buyer.test")
+    env = FlowEnv(load_pack(rig.settings), rig.settings)
+    async with rig.browser.session("crashed-worker") as context:
+        page = await context.new_page()
+        await log_in(page, env, Credentials(email=acc.email, password=acc.password))
+        await cancel_order(page, env, order_id, reason="not_shipped_on_time", comment=None,
+                           before_submit=nothing_to_record)
+
+
 async def test_crash_after_click_is_reconciled_without_a_second_submit(
         rig: Rig, monkeypatch: pytest.MonkeyPatch, browser: object) -> None:
     """The intent was written and the click landed, then the worker died before recording it."""
     rig.add_account("ann@buyer.test", "ann", monkeypatch)
     case = rig.claimed(cancel_case("3042417938137202"))
     rig.store.cases.mark_submit_intent(case.id, WORKER)
-    # The click that happened before the crash, made by a separate browser session.
-    acc = next(a for a in rig.sb.scenario.accounts if a.email == "ann@buyer.test")
-    env = FlowEnv(load_pack(rig.settings), rig.settings)
-    async with rig.browser.session("crashed-worker") as context:
-        page = await context.new_page()
-        await log_in(page, env, Credentials(email=acc.email, password=acc.password))
-        await cancel_order(page, env, "3042417938137202", reason="not_shipped_on_time", comment=None,
-                           before_submit=nothing_to_record)
+    await click_as_the_crashed_worker(rig, "3042417938137202")
     assert rig.count("3042417938137202") == 1
 
     leftover = rig.store.cases.get(case.id)
@@ -192,13 +197,7 @@ async def test_crash_after_click_then_seller_refusal_is_not_submitted_again(
     order = "3042417938137201"  # the seller refuses after an hour
     case = rig.claimed(cancel_case(order))
     rig.store.cases.mark_submit_intent(case.id, WORKER)
-    acc = next(a for a in rig.sb.scenario.accounts if a.email == "ann@buyer.test")
-    env = FlowEnv(load_pack(rig.settings), rig.settings)
-    async with rig.browser.session("crashed-worker") as context:
-        page = await context.new_page()
-        await log_in(page, env, Credentials(email=acc.email, password=acc.password))
-        await cancel_order(page, env, order, reason="not_shipped_on_time", comment=None,
-                           before_submit=nothing_to_record)
+    await click_as_the_crashed_worker(rig, order)
     rig.sb.admin.advance(3700)
     assert rig.sb.admin.order(order)["status"] == "awaiting_shipment"
 
