@@ -9,21 +9,28 @@ belongs, without repeating it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
+from loguru import logger
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from rich.table import Table
 
 from bot.browser import session_file_name
 from bot.cli_common import CliState, JsonOpt, Out, configure_logging, load_settings, opened_store
 from bot.cli_runtime import Runtime, runtime, service_running
-from bot.errors import ChallengeRequiredError, InputError, SecretMissingError
+from bot.errors import ChallengeRequiredError, InputError, PortalUnavailableError, SecretMissingError
 from bot.models import Account
 from bot.secrets import env_ref_for, resolve_secret, validate_secret_ref
 from flows.env import FlowEnv
 from flows.login import log_in
+from flows.pages.base import PortalPage
 from flows.scan import count_orders
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Portal accounts and their secret references.", no_args_is_help=True)
 
@@ -215,21 +222,50 @@ async def login_and_count(
     rt: Runtime, name: str, *, headed: bool = False, wait: float = 300.0
 ) -> dict[str, Any]:
     """Sign in as `name`, click "View orders" to the end, record the order count. Raises the
-    login flow's typed errors (challenge, rejected login, unavailable)."""
+    login flow's typed errors (challenge, rejected login, unavailable).
+
+    With `headed`, a slider challenge (at sign-in or on My Orders) is left to the person at the
+    window: the step is tried again once the portal navigates away from the slider, and a
+    ChallengeRequiredError is raised when nobody solved it within `wait` seconds."""
     account = await asyncio.to_thread(rt.store.accounts.get, name)
     creds = rt.engine.credentials(account)
     env = FlowEnv(rt.pack, rt.settings, evidence=None, shots_dir=rt.settings.data_dir / "screenshots")
     secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
     async with rt.browser.session(account.name, secrets=secrets) as context:
         page = await context.new_page()
-        try:
-            method = await log_in(page, env, creds, code_source=rt.engine.code_source)
-        except ChallengeRequiredError:
-            if not headed:
-                raise
-            # A person solves the slider in the window; the portal navigates when it is done.
-            await page.wait_for_event("framenavigated", timeout=wait * 1000)
-            method = await log_in(page, env, creds, code_source=rt.engine.code_source)
-        count = await count_orders(page, env)
+
+        async def with_person(step: Callable[[], Awaitable[T]]) -> T:
+            try:
+                return await step()
+            except ChallengeRequiredError:
+                if not headed:
+                    raise
+                await _wait_for_a_person(PortalPage(page, env), wait)
+                return await step()
+
+        method = await with_person(lambda: log_in(page, env, creds, code_source=rt.engine.code_source))
+        count = await with_person(lambda: count_orders(page, env))
     await asyncio.to_thread(rt.store.tracking.set_orders_seen, name, count)
     return {"account": name, "method": method.value, "orders_seen": count}
+
+
+async def _wait_for_a_person(portal: PortalPage, wait: float) -> None:
+    """Wait until the slider is gone (a person solved it and the portal navigated on), checking
+    again at every main-frame navigation; ChallengeRequiredError when it is still there after
+    `wait` seconds."""
+    logger.info("a slider challenge is showing: waiting up to {:.0f} s for a person to solve it", wait)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    page = portal.page
+    while True:
+        try:
+            if not await portal.shows_challenge():
+                return
+        except PortalUnavailableError:  # the page is between two documents: look again
+            pass
+        left = deadline - loop.time()
+        if left <= 0:
+            raise ChallengeRequiredError(f"nobody solved the slider within {wait:.0f} s")
+        with contextlib.suppress(PlaywrightTimeoutError):
+            await page.wait_for_event("framenavigated", predicate=lambda frame: frame == page.main_frame,
+                                      timeout=min(left, 1.0) * 1000)

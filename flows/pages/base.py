@@ -141,11 +141,15 @@ class PortalPage:
         if snap:
             await self.snap(step)
 
+    async def shows_challenge(self) -> bool:
+        """Is a slider challenge showing now (the punish URL, or the in-page dialog)?"""
+        return self.pack.is_challenge_url(self.page.url) or await self.has("challenge")
+
     async def check_blockers(self, *, login_ok: bool = False) -> None:
         """Raise ChallengeRequiredError (with a screenshot) or SessionExpiredError if the page
         shows a slider challenge or is the login page (unless `login_ok`)."""
         url = self.page.url
-        if self.pack.is_challenge_url(url) or await self.has("challenge"):
+        if await self.shows_challenge():
             shot = await self._challenge_screenshot()
             raise ChallengeRequiredError(
                 "the portal shows a slider challenge; a person must solve it",
