@@ -35,7 +35,7 @@ from bot.config import Settings
 from bot.errors import Action, LeaseLostError, NeedsHumanError, RecoupError
 from bot.models import Case
 from bot.policies import STATUS_CHECK_STATES, next_check_at, pacing_delay
-from bot.states import CaseState
+from bot.states import LEASED_STATES, CaseState
 from bot.store import RandomSource, Store
 from bot.store._tracking import CaseTracking
 
@@ -264,7 +264,7 @@ class Dispatcher:
             case = await asyncio.to_thread(self.store.cases.get, case_id)
         except RecoupError:
             return False
-        return case.state not in (CaseState.RUNNING, CaseState.SUBMITTING)
+        return case.state not in LEASED_STATES
 
     async def _settle(self, case: Case, started: datetime, error: Exception) -> None:
         """Record a runner failure the runner did not record itself (only while we hold it)."""

@@ -19,6 +19,7 @@ from bot.errors import UnknownAccountError
 from bot.models import CaseKind
 from bot.states import CaseState
 from bot.store._base import RepoBase
+from bot.store._mail_apply import CHECK_EVENT
 from bot.store._tables import AccountRow, CaseRow
 
 
@@ -174,8 +175,7 @@ class TrackingRepository(RepoBase):
             return _tracking(row)
 
     def request_check(
-        self, case_id: int, *, event: str = "status_check_requested",
-        detail: Mapping[str, Any] | None = None,
+        self, case_id: int, *, event: str = CHECK_EVENT, detail: Mapping[str, Any] | None = None
     ) -> CaseTracking:
         """Make the case's status check due now (an operator, the demo clock) and append `event`
         (the same event name a mail's check request writes; `detail` tells who asked)."""
