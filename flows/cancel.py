@@ -108,15 +108,8 @@ async def _status_after_confirm(detail: OrderDetailPage, mode: str, expected: se
                                 order_id: str) -> tuple[OrderStatus, str]:
     """The status the page shows after Confirm. A refusal note (absent before the click) means
     the request went through and the seller refused it before we looked: that counts as
-    confirmed. It is looked for at once (no wait for a status that will not come) and again
-    after the wait, for a page that updates itself."""
+    confirmed, without waiting for a status that will not come."""
     if mode == "request" and await detail.cancel_was_rejected():
         logger.info("order {}: the seller refused the cancellation at once", order_id)
         return await detail.status()
-    try:
-        return await wait_for_order_status(detail, expected, order_id=order_id)
-    except SubmitUnconfirmedError:
-        if mode != "request" or not await detail.cancel_was_rejected():
-            raise
-        logger.info("order {}: the seller refused the cancellation at once", order_id)
-        return await detail.status()
+    return await wait_for_order_status(detail, expected, order_id=order_id)
