@@ -398,8 +398,7 @@ def _one_request_per_case(console: Console, store: Store, sb: SandboxProcess) ->
     twice: list[str] = []
     filed = 0
     for case in store.cases.list_cases():
-        counts = sb.admin.submissions(case.order_id)["by_kind"].get(case.kind.value)
-        sent = counts["accepted"] + counts["duplicates"] if counts else 0
+        sent = sb.admin.requests_sent(case.order_id).get(case.kind.value, 0)
         filed += sent > 0
         if sent > 1:
             twice.append(f"{case.order_id} ({case.kind.value} ×{sent})")

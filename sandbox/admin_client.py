@@ -43,6 +43,12 @@ class SandboxAdmin:
         """Submit POSTs counted for one order (`count` = accepted + duplicates), or for all orders."""
         return dict(self._get("/submissions", order_id=order_id))
 
+    def requests_sent(self, order_id: str) -> dict[str, int]:
+        """Per kind (cancel, refund, offer...), how many requests for `order_id` reached the portal
+        (accepted + duplicates; refused-by-fault and invalid posts are not requests)."""
+        by_kind = self.submissions(order_id)["by_kind"]
+        return {kind: n["accepted"] + n["duplicates"] for kind, n in by_kind.items()}
+
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the sandbox clock forward and run the seller decisions that fall due."""
         return dict(self._post("/clock/advance", {"seconds": seconds}))
