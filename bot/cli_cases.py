@@ -15,6 +15,7 @@ from bot.cli_submit import run_existing
 from bot.errors import InvalidTransitionError
 from bot.export import ExportFormat, export_cases
 from bot.models import CaseKind
+from bot.outbox import TARGET as WEBHOOK_TARGET
 from bot.states import CaseState
 
 app = typer.Typer(help="List, inspect, approve, retry, withdraw and export cases.", no_args_is_help=True)
@@ -55,6 +56,7 @@ def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
             events = store.cases.history(case_id)
             attempts = store.cases.attempts_of(case_id)
             evidence = store.evidence.list_for(case_id)
+            webhooks = store.reporting.webhook_summaries(WEBHOOK_TARGET, case_ids=[case_id]).get(case_id)
         folder = settings.evidence_dir / f"case-{case_id}"
         payload: dict[str, Any] = {
             **case_dict(case),
@@ -63,6 +65,7 @@ def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
             "evidence": [e.model_dump(mode="json") for e in evidence],
             "folder": str(folder),
             "report": str(folder / "report.html") if (folder / "report.html").exists() else None,
+            "webhooks": webhooks.as_dict() if webhooks else None,
         }
 
         def human() -> None:
@@ -96,6 +99,8 @@ def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
             )
             if payload["report"]:
                 c.print(f"report: {payload['report']}", highlight=False)
+            if webhooks:
+                c.print(f"webhooks: {webhooks.describe()}", markup=False, highlight=False)
 
         out.data(payload, human)
 

@@ -191,6 +191,10 @@ class Settings(BaseSettings):
     webhook_batch: int = Field(default=100, ge=1)
     """Most outbox messages one delivery run sends."""
 
+    webhook_max_attempts: int = Field(default=12, ge=1)
+    """Tries of one webhook delivery before it is given up as a dead letter (shown by `cases
+    show` and the export). With the default backoff the last try is about 17 h after the first."""
+
     mail_poll_folders: tuple[str, ...] = ("INBOX",)
     """Mailbox folders the outcome mail poller reads (each with its own UID cursor)."""
 

@@ -1,8 +1,10 @@
 """Export cases (with outcome fields and their newest event) as JSON or CSV.
 
 Values are plain text-friendly: datetimes as ISO 8601 (UTC), amounts as exact decimal strings,
-the last event's detail as a JSON object (a JSON string inside CSV). Empty values are ``null``
-in JSON and empty cells in CSV.
+the last event's detail as a JSON object (a JSON string inside CSV). The ``webhooks`` column is
+the case's webhook deliveries (``{"delivered", "pending", "dead", "last_error"}``; ``dead`` counts
+dead letters, given up after the retry budget), empty when no webhook was queued for it. Empty
+values are ``null`` in JSON and empty cells in CSV.
 
 CSV is safe to open in a spreadsheet: a cell that starts with ``= + - @``, a tab or a carriage
 return (also after leading quotes) gets a leading ``'`` so it is never run as a formula
@@ -28,6 +30,7 @@ from typing import Any, TextIO
 
 from bot.atomic import atomic_write_bytes
 from bot.errors import InputError
+from bot.outbox import TARGET as WEBHOOK_TARGET
 from bot.states import CaseState
 from bot.store import CaseReportRow, Store
 
@@ -39,7 +42,7 @@ class ExportFormat(StrEnum):
     CSV = "csv"
 
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CaseReportRow))
+COLUMNS: tuple[str, ...] = (*(f.name for f in fields(CaseReportRow)), "webhooks")
 """Export columns, in order."""
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -70,7 +73,14 @@ def case_records(
 ) -> list[dict[str, Any]]:
     """Cases as JSON-ready dicts (column → value), oldest first."""
     rows = store.reporting.case_rows(states=states, account=account)
-    return [{key: _plain(value) for key, value in asdict(row).items()} for row in rows]
+    webhooks = store.reporting.webhook_summaries(WEBHOOK_TARGET)
+    return [
+        {
+            **{key: _plain(value) for key, value in asdict(row).items()},
+            "webhooks": webhooks[row.id].as_dict() if row.id in webhooks else None,
+        }
+        for row in rows
+    ]
 
 
 def to_json(records: list[dict[str, Any]]) -> str:

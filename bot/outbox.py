@@ -1,22 +1,29 @@
-"""Webhook delivery of case events from the store's outbox, signed, retried with backoff.
+"""Webhook delivery of case events from the store's outbox, signed, retried with backoff, and
+given up on (dead-lettered) after a bounded number of tries.
 
 The store writes one outbox row per event for each configured target, in the event's own
 transaction (``Store.open(..., outbox_targets=("webhook",))``). :func:`deliver_due` POSTs the due
 rows of target ``webhook`` to ``Settings.webhook_url``:
 
 * body: the row's payload as compact JSON with sorted keys (UTF-8);
-* ``X-Recoup-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, key webhook_secret>``;
+* ``X-Recoup-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>", key
+  webhook_secret>`` (Stripe's scheme): the time of this try is signed with the body, so a
+  captured request cannot be replayed later. ``X-Recoup-Timestamp: <t>`` repeats the time;
 * ``X-Recoup-Event-Id: <event id>``: the idempotency key. Delivery is at least once (a crash
   after the POST and before the row is settled sends it again), so receivers drop repeats by it;
 * ``X-Recoup-Attempt: <n>``: 1 for the first try.
 
+Receivers check a request with :func:`verify_signature`, which also rejects a timestamp more
+than ``tolerance`` (default 300 s) away from their clock: a replayed request is refused once it
+is older than that, and a fresh one within it is dropped by its event id.
+
 A 2xx answer settles the row (``delivered_at``); anything else, a timeout or a dropped
 connection records the error (never the URL or the secret) and the next try time
-``now + base * 2**(attempts)``, capped at ``webhook_backoff_max_s``. A transport failure ends the
-run (the receiver is unreachable; the other rows stay due). The row itself is the delivery log:
-attempts, last_error, delivered_at (:meth:`bot.store.Store.reporting` ``.outbox_log()``).
-
-Receivers check a request with :func:`verify_signature`.
+``now + base * 2**(attempts)``, capped at ``webhook_backoff_max_s``. After
+``webhook_max_attempts`` failed tries the row is dead (``dead_at``): never sent again, shown by
+``recoup cases show`` and in the export's ``webhooks`` column. A transport failure ends the run
+(the receiver is unreachable; the other rows stay due). The row itself is the delivery log:
+attempts, last_error, delivered_at, dead_at (:meth:`bot.store.Store.reporting` ``.outbox_log()``).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -40,8 +48,15 @@ TARGET = "webhook"
 """The outbox target this module delivers."""
 
 SIGNATURE_HEADER = "X-Recoup-Signature"
+TIMESTAMP_HEADER = "X-Recoup-Timestamp"
 EVENT_ID_HEADER = "X-Recoup-Event-Id"
 ATTEMPT_HEADER = "X-Recoup-Attempt"
+
+SIGNATURE_SCHEME = "v1"
+"""The signature scheme in the header: HMAC-SHA256 of ``"<t>.<body>"``, hex."""
+
+DEFAULT_TOLERANCE_S = 300
+"""How far (seconds) a request's signed timestamp may be from the receiver's clock: 5 minutes."""
 
 
 def encode_body(payload: dict[str, Any]) -> bytes:
@@ -51,17 +66,54 @@ def encode_body(payload: dict[str, Any]) -> bytes:
     )
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The signature header value for `body`: ``sha256=<hex HMAC-SHA256>``."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def _digest(secret: str, timestamp: int, body: bytes) -> str:
+    signed = str(timestamp).encode("ascii") + b"." + body
+    return hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
-def verify_signature(body: bytes, header: str | None, secret: str) -> bool:
-    """True when `header` is the valid signature of exactly `body` under `secret` (constant-time
-    comparison). False for a missing, malformed or wrong header; never raises."""
-    if not header or not isinstance(header, str) or not header.startswith("sha256="):
+def sign(body: bytes, secret: str, timestamp: int) -> str:
+    """The signature header value for `body` sent at `timestamp` (unix seconds):
+    ``t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">``."""
+    return f"t={int(timestamp)},{SIGNATURE_SCHEME}={_digest(secret, int(timestamp), body)}"
+
+
+def verify_signature(
+    secret: str,
+    header: str | None,
+    body: bytes,
+    tolerance: float = DEFAULT_TOLERANCE_S,
+    now: float | None = None,
+) -> bool:
+    """True when `header` (the ``X-Recoup-Signature`` value) signs exactly `body` under `secret`
+    and its timestamp ``t`` is at most `tolerance` seconds away from `now` (unix seconds; the
+    current time by default). Any of several ``v1=`` values may match (as in Stripe's scheme);
+    comparisons are constant-time.
+
+    False, never an exception, for a missing or malformed header, a wrong body or secret, or a
+    timestamp too old (a replay) or too far in the future. Receivers should answer 4xx then.
+    """
+    if not secret or not isinstance(header, str) or not isinstance(body, bytes | bytearray):
         return False
-    return hmac.compare_digest(sign(body, secret).encode("ascii"), header.strip().encode("ascii", "replace"))
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            if timestamp is not None or not (value.isascii() and value.isdigit()) or len(value) > 12:
+                return False
+            timestamp = int(value)
+        elif key == SIGNATURE_SCHEME:
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        return False
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance:
+        return False
+    expected = _digest(secret, timestamp, bytes(body)).encode("ascii")
+    matches = [hmac.compare_digest(expected, c.encode("ascii", "replace")) for c in candidates]
+    return any(matches)
 
 
 def backoff(attempts: int, settings: Settings) -> timedelta:
@@ -80,6 +132,8 @@ class DeliveryResult:
     failed: int = 0
     errors: tuple[str, ...] = field(default=())
     """One short line per failed try (no URL, no secret)."""
+    dead: int = 0
+    """Failed tries that used up the retry budget: those rows are dead letters now."""
 
 
 def deliver_due(
@@ -89,7 +143,8 @@ def deliver_due(
     *,
     client: httpx.Client | None = None,
 ) -> DeliveryResult:
-    """Send every due ``webhook`` outbox row once (up to ``webhook_batch``), settle each.
+    """Send every due ``webhook`` outbox row once (up to ``webhook_batch``), settle each: delivered,
+    failed with a next try time, or dead once ``webhook_max_attempts`` tries have failed.
 
     Raises ConfigError when ``webhook_url`` or ``webhook_secret`` is unset (nothing unsigned is
     ever sent), StoreUnavailableError when the store is unreachable. Receiver failures never
@@ -105,29 +160,38 @@ def deliver_due(
         return DeliveryResult()
     own = client is None
     http = client or httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
-    delivered = failed = 0
+    delivered = failed = dead = 0
     errors: list[str] = []
     try:
         for message in due:
-            error, transport = _post(http, url, secret, message)
+            error, transport = _post(http, url, secret, message, int(clock().timestamp()))
             if error is None:
                 store.outbox.mark_delivered(message.id)
                 delivered += 1
                 continue
             failed += 1
+            tries = message.attempts + 1
             errors.append(f"event {message.event_id}: {error}")
-            retry_at = clock() + backoff(message.attempts + 1, settings)
-            store.outbox.mark_failed(message.id, error, retry_at=retry_at)
-            logger.warning(
-                "webhook for event {} failed (try {}): {}; next try at {}",
-                message.event_id, message.attempts + 1, error, retry_at.isoformat(),
-            )  # fmt: skip
+            if tries >= settings.webhook_max_attempts:
+                dead += 1
+                store.outbox.mark_dead(message.id, error)
+                logger.error(
+                    "webhook for event {} failed (try {} of {}): {}; given up, kept as a dead letter",
+                    message.event_id, tries, settings.webhook_max_attempts, error,
+                )  # fmt: skip
+            else:
+                retry_at = clock() + backoff(tries, settings)
+                store.outbox.mark_failed(message.id, error, retry_at=retry_at)
+                logger.warning(
+                    "webhook for event {} failed (try {} of {}): {}; next try at {}",
+                    message.event_id, tries, settings.webhook_max_attempts, error, retry_at.isoformat(),
+                )  # fmt: skip
             if transport:
                 break
     finally:
         if own:
             http.close()
-    return DeliveryResult(len(errors) + delivered, delivered, failed, tuple(errors))
+    return DeliveryResult(len(errors) + delivered, delivered, failed, tuple(errors), dead)
 
 
 async def adeliver_due(
@@ -137,12 +201,15 @@ async def adeliver_due(
     return await asyncio.to_thread(deliver_due, store, settings, clock, client=client)
 
 
-def _post(http: httpx.Client, url: str, secret: str, message: OutboxMessage) -> tuple[str | None, bool]:
+def _post(
+    http: httpx.Client, url: str, secret: str, message: OutboxMessage, timestamp: int
+) -> tuple[str | None, bool]:
     """(None, False) when accepted; else (error text, True when the receiver was unreachable)."""
     body = encode_body(message.payload)
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(body, secret),
+        SIGNATURE_HEADER: sign(body, secret, timestamp),
+        TIMESTAMP_HEADER: str(timestamp),
         EVENT_ID_HEADER: str(message.event_id),
         ATTEMPT_HEADER: str(message.attempts + 1),
     }

@@ -14,7 +14,7 @@ from bot.store._mail import MailCursor
 from bot.store._mail_apply import AppliedMessage, CaseEffect, EffectPlanner, OpenCase
 from bot.store._migrate import current_revision, head_revision, migrate
 from bot.store._outbox import OutboxMessage
-from bot.store._reporting import CaseReportRow
+from bot.store._reporting import CaseReportRow, WebhookSummary
 from bot.store._repository import CaseRepository
 from bot.store._retry import RetryPolicy
 from bot.store._store import Store
@@ -32,6 +32,7 @@ __all__ = [
     "RandomSource",
     "RetryPolicy",
     "Store",
+    "WebhookSummary",
     "current_revision",
     "head_revision",
     "migrate",

@@ -2,8 +2,10 @@
 
 Rows are written with their event, in the same transaction, for each target the store was
 opened with (`Store.open(..., outbox_targets=("webhook",))`). Delivery (`bot/outbox.py`)
-loops: :meth:`OutboxRepository.due` → send → :meth:`~OutboxRepository.mark_delivered` or
-:meth:`~OutboxRepository.mark_failed` with the next try time. Delivery is at least once.
+loops: :meth:`OutboxRepository.due` → send → :meth:`~OutboxRepository.mark_delivered`,
+:meth:`~OutboxRepository.mark_failed` with the next try time, or
+:meth:`~OutboxRepository.mark_dead` once the retry budget is used up (a dead letter is never due
+again). Delivery is at least once.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ class OutboxMessage:
     next_try_at: datetime
     delivered_at: datetime | None
     last_error: str | None
+    dead_at: datetime | None = None
+    """When the retry budget was used up (a dead letter); None while pending or delivered."""
 
 
-def _message(row: OutboxRow) -> OutboxMessage:
+def message_of(row: OutboxRow) -> OutboxMessage:
+    """The message of an outbox row."""
     return OutboxMessage(
         row.id,
         row.event_id,
@@ -43,6 +48,7 @@ def _message(row: OutboxRow) -> OutboxMessage:
         row.next_try_at,
         row.delivered_at,
         row.last_error,
+        row.dead_at,
     )
 
 
@@ -64,21 +70,23 @@ class OutboxRepository(RepoBase):
             )
             session.add(row)
             session.flush()
-            return _message(row)
+            return message_of(row)
 
     def due(self, *, target: str | None = None, limit: int = 100) -> list[OutboxMessage]:
-        """Undelivered messages whose next try time has come, oldest first."""
+        """Undelivered, not dead messages whose next try time has come, oldest first."""
         now = self._now()
         query = (
             select(OutboxRow)
-            .where(OutboxRow.delivered_at.is_(None), OutboxRow.next_try_at <= now)
+            .where(
+                OutboxRow.delivered_at.is_(None), OutboxRow.dead_at.is_(None), OutboxRow.next_try_at <= now
+            )
             .order_by(OutboxRow.id)
             .limit(limit)
         )
         if target is not None:
             query = query.where(OutboxRow.target == target)
         with self._tx("reading the outbox") as session:
-            return [_message(row) for row in session.execute(query).scalars()]
+            return [message_of(row) for row in session.execute(query).scalars()]
 
     def mark_delivered(self, message_id: int) -> None:
         """The target accepted the message; it is never sent again."""
@@ -96,6 +104,17 @@ class OutboxRepository(RepoBase):
             row.attempts += 1
             row.next_try_at = retry_at
             row.last_error = error[:2000]
+
+    def mark_dead(self, message_id: int, error: str) -> None:
+        """The last allowed try failed: record it and make the message a dead letter, never due
+        again (kept for `cases show`, the export and the outbox log). `error` must not contain
+        secrets."""
+        now = self._now()
+        with self._tx("settling an outbox message") as session:
+            row = self._get(session, message_id)
+            row.attempts += 1
+            row.last_error = error[:2000]
+            row.dead_at = now
 
     @staticmethod
     def _get(session: Any, message_id: int) -> OutboxRow:

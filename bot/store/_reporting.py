@@ -1,4 +1,5 @@
-"""Read-only views for reporting: the outbox delivery log and case rows for exports.
+"""Read-only views for reporting: the outbox delivery log, webhook delivery per case and case
+rows for exports.
 
 Nothing here writes. Each method is one short transaction.
 """
@@ -11,11 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from bot.states import CaseState
 from bot.store._base import RepoBase
-from bot.store._outbox import OutboxMessage
+from bot.store._outbox import OutboxMessage, message_of
 from bot.store._tables import AccountRow, CaseEventRow, CaseRow, OutboxRow
 
 
@@ -51,6 +52,32 @@ class CaseReportRow:
     last_event_detail: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class WebhookSummary:
+    """How a case's events fared with one outbox target: delivered, still pending (retrying) and
+    dead (retry budget used up, never sent again), with the last error of an undelivered one
+    (a dead letter's first)."""
+
+    delivered: int
+    pending: int
+    dead: int
+    last_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``cases show --json``, the export's ``webhooks`` column)."""
+        return {
+            "delivered": self.delivered,
+            "pending": self.pending,
+            "dead": self.dead,
+            "last_error": self.last_error,
+        }
+
+    def describe(self) -> str:
+        """One line for people: ``3 delivered, 0 pending, 1 dead (last error: HTTP 500)``."""
+        line = f"{self.delivered} delivered, {self.pending} pending, {self.dead} dead"
+        return f"{line} (last error: {self.last_error})" if self.last_error else line
+
+
 class ReportingRepository(RepoBase):
     """Outbox log and export rows."""
 
@@ -60,19 +87,47 @@ class ReportingRepository(RepoBase):
         if target is not None:
             query = query.where(OutboxRow.target == target)
         with self._tx("reading the outbox log") as session:
-            return [
-                OutboxMessage(
-                    row.id,
-                    row.event_id,
-                    row.target,
-                    dict(row.payload),
-                    row.attempts,
-                    row.next_try_at,
-                    row.delivered_at,
-                    row.last_error,
-                )
-                for row in session.execute(query).scalars()
-            ]
+            return [message_of(row) for row in session.execute(query).scalars()]
+
+    def webhook_summaries(
+        self, target: str, *, case_ids: Iterable[int] | None = None
+    ) -> dict[int, WebhookSummary]:
+        """Per case (of `case_ids`, or every case with outbox rows): its events' deliveries to
+        `target`. Cases without any row for `target` are absent."""
+        counts = (
+            select(
+                CaseEventRow.case_id,
+                func.count(OutboxRow.delivered_at),
+                func.count(OutboxRow.dead_at),
+                func.count(OutboxRow.id),
+            )
+            .join(CaseEventRow, CaseEventRow.id == OutboxRow.event_id)
+            .where(OutboxRow.target == target)
+            .group_by(CaseEventRow.case_id)
+        )
+        errors = (
+            select(CaseEventRow.case_id, OutboxRow.last_error)
+            .join(CaseEventRow, CaseEventRow.id == OutboxRow.event_id)
+            .where(
+                OutboxRow.target == target,
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.last_error.is_not(None),
+            )
+            .order_by(case((OutboxRow.dead_at.is_(None), 1), else_=0), OutboxRow.id.desc())
+        )
+        if case_ids is not None:
+            wanted = list(case_ids)
+            counts = counts.where(CaseEventRow.case_id.in_(wanted))
+            errors = errors.where(CaseEventRow.case_id.in_(wanted))
+        with self._tx("reading webhook deliveries") as session:
+            last_error: dict[int, str] = {}
+            for case_id, error in session.execute(errors):
+                if error is not None:
+                    last_error.setdefault(case_id, error)
+            return {
+                case_id: WebhookSummary(delivered, total - delivered - dead, dead, last_error.get(case_id))
+                for case_id, delivered, dead, total in session.execute(counts)
+            }
 
     def case_rows(
         self, *, states: Iterable[CaseState] | None = None, account: str | None = None

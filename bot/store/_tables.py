@@ -207,6 +207,8 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Set when the retry budget was used up: the row is a dead letter, never sent again."""
 
 
 class SchedulerLockRow(Base):

@@ -46,7 +46,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if not verify_signature(body, self.headers.get("X-Recoup-Signature", ""), SECRET):
+                if not verify_signature(SECRET, self.headers.get("X-Recoup-Signature", ""), body):
                     receiver.bad_signatures += 1
                 receiver.deliveries.append({"id": self.headers.get("X-Recoup-Event-Id"),
                                             "payload": json.loads(body)})
