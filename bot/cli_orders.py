@@ -26,7 +26,7 @@ from bot.cli_submit import submit
 from bot.display import line, shown
 from bot.errors import AmountError, InputError, UnknownCaseError
 from bot.evidence import check_manifest
-from bot.models import Case, CaseKind, RefundType
+from bot.models import Case, CaseKind, RefundType, normalize_order_id
 from bot.report import bundle_case
 
 QueueOpt = Annotated[bool, typer.Option("--queue", help="Only queue the case; do not run it now.")]
@@ -159,7 +159,7 @@ def status(
                 account=account, states=None if (order or account) else OPEN_STATES
             )
             if order is not None:
-                cases = [c for c in cases if c.order_id == order.strip()]
+                cases = [c for c in cases if c.order_id == normalize_order_id(order)]
                 if not cases:
                     raise UnknownCaseError(f"no case for order {order}")
             if refresh and cases:

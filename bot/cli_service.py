@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.display import line
 from bot.mail.poller import MailPoller
+from bot.models import parse_order_id
 from bot.outbox import deliver_due
 from bot.scheduler import RecoupScheduler
 from bot.store import Store
@@ -124,6 +125,8 @@ def selectors_check(
                 lambda: out.console.print(line(f"{pack.path}: valid, {len(keys)} locators")),
             )
             return
+        order = parse_order_id(order) if order is not None else None
+        refund_order = parse_order_id(refund_order) if refund_order is not None else None
         with opened_store(settings) as store:
             report = asyncio.run(_check_live(settings, store, account, order, refund_order))
         out.data(
