@@ -74,7 +74,6 @@ ORDER_ID_RE = re.compile(r"\A[0-9]{15,19}\Z")
 digits, no trailing newline). Operator input goes through :func:`parse_order_id` first."""
 
 
-
 def normalize_order_id(text: str) -> str:
     """`text` as an order id to validate and compare: surrounding whitespace removed and every
     decimal digit of another script (full-width `３`, Arabic-Indic `٣`, ...) written as its ASCII
