@@ -22,6 +22,7 @@ from rich.table import Table
 from bot.browser import session_file_name
 from bot.cli_common import CliState, JsonOpt, Out, configure_logging, load_settings, opened_store
 from bot.cli_runtime import Runtime, runtime, service_running
+from bot.display import line, shown
 from bot.errors import ChallengeRequiredError, InputError, PortalUnavailableError, SecretMissingError
 from bot.models import Account
 from bot.secrets import env_ref_for, resolve_secret, validate_secret_ref
@@ -123,7 +124,7 @@ def add(
         out.data(
             stored.model_dump(mode="json"),
             lambda: out.console.print(
-                f"Account [bold]{stored.name}[/] added (password {stored.password_ref}).", highlight=False
+                line("Account ", shown(stored.name, "bold"), f" added (password {stored.password_ref}).")
             ),
         )
 
@@ -152,14 +153,14 @@ def list_accounts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             t = Table("name", "email", "locale", "password", "mailbox", "totp", "session", "orders")
             for r in rows:
                 t.add_row(
-                    r["name"],
-                    r["email"],
-                    r["locale"],
-                    r["password_ref"],
-                    r["mailbox_password_ref"] or "-",
-                    r["totp_ref"] or "-",
+                    shown(r["name"]),
+                    shown(r["email"]),
+                    shown(r["locale"]),
+                    shown(r["password_ref"]),
+                    shown(r["mailbox_password_ref"] or "-"),
+                    shown(r["totp_ref"] or "-"),
                     "yes" if r["session_stored"] else "no",
-                    str(r["orders_seen"] or "-"),
+                    shown(r["orders_seen"] or "-"),
                 )
             out.console.print(t)
 
@@ -177,7 +178,9 @@ def remove(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
             removed = store.accounts.remove(name)
         session = settings.sessions_dir / session_file_name(name)
         session.unlink(missing_ok=True)
-        out.data({"removed": removed.name}, lambda: out.console.print(f"Account {removed.name} removed."))
+        out.data(
+            {"removed": removed.name}, lambda: out.console.print(line(f"Account {removed.name} removed."))
+        )
 
 
 @app.command("login")
@@ -207,7 +210,10 @@ def login(
         out.data(
             result,
             lambda: out.console.print(
-                f"{name}: signed in ({result['method']}); {result['orders_seen']} orders on the account."
+                line(
+                    f"{name}: signed in ({result['method']}); "
+                    f"{result['orders_seen']} orders on the account."
+                )
             ),
         )
 

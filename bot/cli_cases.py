@@ -12,6 +12,7 @@ from bot.cases import approve_case
 from bot.cli_common import CliState, JsonOpt, Out, case_dict, configure_logging, load_settings, opened_store
 from bot.cli_orders import QueueOpt, _cases_table
 from bot.cli_submit import run_existing
+from bot.display import line, shown
 from bot.errors import InvalidTransitionError
 from bot.export import ExportFormat, export_cases
 from bot.models import CaseKind
@@ -71,36 +72,36 @@ def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
         def human() -> None:
             c = out.console
             c.print(
-                f"[bold]Case {case.id}[/]: {case.kind.value} of order {case.order_id} on {case.account}"
-                f" — {case.state.value}",
-                highlight=False,
+                line(
+                    shown(f"Case {case.id}", "bold"),
+                    f": {case.kind.value} of order {case.order_id} on {case.account} — {case.state.value}",
+                )
             )
-            c.print(f"reason {case.reason}; message: {case.message or '-'}", highlight=False)
+            c.print(line(f"reason {case.reason}; message: {case.message or '-'}"))
             if case.amount is not None:
                 c.print(
-                    f"amount {case.amount} {case.currency} "
-                    f"({case.refund_type.value if case.refund_type else ''})",
-                    highlight=False,
+                    line(
+                        f"amount {case.amount} {case.currency} "
+                        f"({case.refund_type.value if case.refund_type else ''})"
+                    )
                 )
             if case.outcome_note:
-                c.print(f"outcome: {case.outcome_note}", highlight=False)
+                c.print(line(f"outcome: {case.outcome_note}"))
             table = Table("at", "from", "to", "event", "detail")
             for e in events:
                 table.add_row(
                     e.at.strftime("%Y-%m-%d %H:%M:%S"),
                     e.from_state.value if e.from_state else "",
                     e.to_state.value,
-                    e.kind,
-                    ", ".join(f"{k}={v}" for k, v in e.detail.items())[:80],
+                    shown(e.kind),
+                    shown(", ".join(f"{k}={v}" for k, v in e.detail.items())[:80]),
                 )
             c.print(table)
-            c.print(
-                f"{len(attempts)} attempt(s); {len(evidence)} evidence file(s) in {folder}", highlight=False
-            )
+            c.print(line(f"{len(attempts)} attempt(s); {len(evidence)} evidence file(s) in {folder}"))
             if payload["report"]:
-                c.print(f"report: {payload['report']}", highlight=False)
+                c.print(line(f"report: {payload['report']}"))
             if webhooks:
-                c.print(f"webhooks: {webhooks.describe()}", markup=False, highlight=False)
+                c.print(line(f"webhooks: {webhooks.describe()}"))
 
         out.data(payload, human)
 
@@ -167,7 +168,7 @@ def withdraw(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None
                 kind="canceled_by_operator",
                 detail={"operator": "cli"},
             )
-        out.data(case_dict(moved), lambda: out.console.print(f"Case {case_id} withdrawn."))
+        out.data(case_dict(moved), lambda: out.console.print(line(f"Case {case_id} withdrawn.")))
 
 
 @app.command("export")
@@ -187,4 +188,4 @@ def export(
                 store.accounts.get(account)
             count = export_cases(store, fmt, path=output, states=state or None, account=account)
         if output is not None:
-            out.err.print(f"{count} case(s) written to {output}", highlight=False)
+            out.err.print(line(f"{count} case(s) written to {output}"))

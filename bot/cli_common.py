@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from bot.config import Settings
+from bot.display import line, shown
 from bot.errors import (
     ConfigError,
     InputError,
@@ -198,7 +199,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 
 
 class Out:
-    """Where a command's results and messages go: Rich for people, JSON for scripts."""
+    """Where a command's results and messages go: Rich for people, JSON for scripts. Text for
+    people is built with :mod:`bot.display` (stored and portal text shown literally)."""
 
     def __init__(self, as_json: bool) -> None:
         self.json = as_json
@@ -216,11 +218,11 @@ class Out:
         elif human is not None:
             human()
         else:
-            self.console.print(payload)
+            self.console.print(shown(payload) if isinstance(payload, str) else payload)
 
     def info(self, text: str) -> None:
-        """A note for a person (stderr in JSON mode, so stdout stays parseable)."""
-        (self.err if self.json else self.console).print(text, highlight=False)
+        """A note for a person (stderr in JSON mode, so stdout stays parseable), shown literally."""
+        (self.err if self.json else self.console).print(shown(text))
 
     def fail(self, error: BaseException, code: ExitCode | None = None) -> NoReturn:
         """Print the error's message and exit with its code."""
@@ -229,7 +231,7 @@ class Out:
         if self.json:
             self.data({"error": type(error).__name__, "message": message, "exit_code": int(code)})
         else:
-            self.err.print(f"[bold red]error[/]: {message}", highlight=False)
+            self.err.print(line(shown("error", "bold red"), ": ", message))
         raise typer.Exit(int(code))
 
     @contextmanager

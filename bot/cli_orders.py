@@ -23,9 +23,10 @@ from bot.cli_common import (
 )
 from bot.cli_runtime import OPEN_STATES, runtime, service_running
 from bot.cli_submit import submit
+from bot.display import line, shown
 from bot.errors import AmountError, InputError, UnknownCaseError
 from bot.evidence import check_manifest
-from bot.models import Case, CaseKind, RefundType
+from bot.models import Case, CaseKind, RefundType, normalize_order_id
 from bot.report import bundle_case
 
 QueueOpt = Annotated[bool, typer.Option("--queue", help="Only queue the case; do not run it now.")]
@@ -121,13 +122,13 @@ def _cases_table(out: Out, cases: list[Case]) -> None:
     for c in cases:
         table.add_row(
             str(c.id),
-            c.account,
-            c.order_id,
+            shown(c.account),
+            shown(c.order_id),
             c.kind.value,
-            f"[{state_style(c.state)}]{c.state.value}[/]",
+            shown(c.state.value, state_style(c.state)),
             str(c.attempts),
             c.updated_at.strftime("%Y-%m-%d %H:%M"),
-            (c.outcome_note or c.last_error or "")[:60],
+            shown((c.outcome_note or c.last_error or "")[:60]),
         )
     out.console.print(table)
 
@@ -158,7 +159,7 @@ def status(
                 account=account, states=None if (order or account) else OPEN_STATES
             )
             if order is not None:
-                cases = [c for c in cases if c.order_id == order.strip()]
+                cases = [c for c in cases if c.order_id == normalize_order_id(order)]
                 if not cases:
                     raise UnknownCaseError(f"no case for order {order}")
             if refresh and cases:
@@ -222,11 +223,11 @@ def evidence(
                 result["bundle"] = str(bundle_case(folder))
 
         def human() -> None:
-            out.console.print(f"Case {case_id} evidence: {folder}", highlight=False)
-            out.console.print(f"report: {result['report']}", highlight=False)
+            out.console.print(line(f"Case {case_id} evidence: {folder}"))
+            out.console.print(line(f"report: {result['report']}"))
             if "bundle" in result:
-                out.console.print(f"bundle: {result['bundle']}", highlight=False)
+                out.console.print(line(f"bundle: {result['bundle']}"))
             for problem in result["problems"]:
-                out.console.print(f"[red]manifest problem[/]: {problem}", highlight=False)
+                out.console.print(line(shown("manifest problem", "red"), ": ", problem))
 
         out.data(result, human)

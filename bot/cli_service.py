@@ -21,7 +21,9 @@ from bot.cli_common import CliState, ExitCode, Out, configure_logging, load_sett
 from bot.cli_runtime import runtime, worker_id
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.display import line
 from bot.mail.poller import MailPoller
+from bot.models import parse_order_id
 from bot.outbox import deliver_due
 from bot.scheduler import RecoupScheduler
 from bot.store import Store
@@ -76,15 +78,16 @@ def run(
 
                 def started(_: object) -> None:
                     out.err.print(
-                        f"recoup run: scheduler started on {settings.resolved_database_url} "
-                        f"(log {log_file}); SIGTERM or Ctrl-C stops it",
-                        highlight=False,
+                        line(
+                            f"recoup run: scheduler started on {settings.resolved_database_url} "
+                            f"(log {log_file}); SIGTERM or Ctrl-C stops it"
+                        )
                     )
 
                 await serve(settings, store, stop, grace_seconds=grace, on_started=started)
 
             asyncio.run(main())
-        out.err.print("recoup run: stopped cleanly", highlight=False)
+        out.err.print(line("recoup run: stopped cleanly"))
 
 
 def sandbox(
@@ -119,14 +122,16 @@ def selectors_check(
             keys = pack.locator_keys()
             out.data(
                 {"pack": str(pack.path), "portal": pack.model.portal, "locators": len(keys), "failed": False},
-                lambda: out.console.print(f"{pack.path}: valid, {len(keys)} locators", highlight=False),
+                lambda: out.console.print(line(f"{pack.path}: valid, {len(keys)} locators")),
             )
             return
+        order = parse_order_id(order) if order is not None else None
+        refund_order = parse_order_id(refund_order) if refund_order is not None else None
         with opened_store(settings) as store:
             report = asyncio.run(_check_live(settings, store, account, order, refund_order))
         out.data(
             {**dataclasses.asdict(report), "failed": report.failed},
-            lambda: out.console.print(render_report(report), highlight=False, markup=False),
+            lambda: out.console.print(line(render_report(report))),
         )
         if report.failed:
             raise typer.Exit(int(ExitCode.NEEDS_HUMAN))

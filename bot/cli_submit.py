@@ -20,6 +20,7 @@ from bot.cases import create_case
 from bot.cli_common import ExitCode, Out, case_dict, exit_code_for_run, state_style
 from bot.cli_runtime import Runtime, check_amount, run_now, runtime, service_running
 from bot.config import Settings
+from bot.display import line, shown
 from bot.errors import InputError, PackError
 from bot.evidence_input import check_evidence_with_settings
 from bot.models import Case, CaseKind, NewCase
@@ -116,18 +117,18 @@ def report(
     }
 
     def human() -> None:
-        style = state_style(case.state)
-        line = (
-            f"Case {case.id}: {case.kind.value} of order {case.order_id} on {case.account} "
-            f"→ [{style}]{case.state.value}[/]"
+        out.console.print(
+            line(
+                f"Case {case.id}: {case.kind.value} of order {case.order_id} on {case.account} → ",
+                shown(case.state.value, state_style(case.state)),
+            )
         )
-        out.console.print(line, highlight=False)
         if note:
-            out.console.print(f"  {note}", highlight=False)
+            out.console.print(line(f"  {note}"))
         if case.outcome_note:
-            out.console.print(f"  {case.outcome_note}", highlight=False)
+            out.console.print(line(f"  {case.outcome_note}"))
         if payload["report"]:
-            out.console.print(f"  report: {payload['report']}", highlight=False)
+            out.console.print(line(f"  report: {payload['report']}"))
 
     out.data(payload, human)
     if code is not ExitCode.OK:

@@ -36,6 +36,7 @@ from loguru import logger
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from bot.browser import BrowserManager
 from bot.cases import create_case
@@ -43,6 +44,7 @@ from bot.cli_common import ExitCode, configure_logging, state_style
 from bot.cli_demo_sandbox import SandboxProcess
 from bot.cli_runtime import make_engine, runtime
 from bot.config import Settings
+from bot.display import line, shown
 from bot.errors import RecoupError
 from bot.models import Account, Case, CaseKind, NewCase, RefundType
 from bot.policies import STATUS_CHECK_STATES
@@ -168,7 +170,7 @@ def run_demo(*, data_dir: Path | None, cases: int = 20, timeout: float = 600.0, 
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: already running" at every busy tick
     folder = (data_dir or Path(tempfile.mkdtemp(prefix="recoup-demo-"))).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    console.print(f"Recoup demo — data folder: [bold]{folder}[/]", highlight=False)
+    console.print(line("Recoup demo — data folder: ", shown(folder, "bold")))
     started = time.monotonic()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -178,9 +180,7 @@ def run_demo(*, data_dir: Path | None, cases: int = 20, timeout: float = 600.0, 
     try:
         with ExitStack() as stack:
             sb = stack.enter_context(SandboxProcess())
-            console.print(
-                f"Sandbox portal {sb.url} · Dovecot IMAP {sb.imap_host}:{sb.imap_port}", highlight=False
-            )
+            console.print(line(f"Sandbox portal {sb.url} · Dovecot IMAP {sb.imap_host}:{sb.imap_port}"))
             settings = demo_settings(folder, sb)
             settings.ensure_dirs()
             log_file = configure_logging(settings, verbose=verbose)
@@ -191,10 +191,10 @@ def run_demo(*, data_dir: Path | None, cases: int = 20, timeout: float = 600.0, 
             _summary(console, store, settings)
             if not _one_request_per_case(console, store, sb) and code is ExitCode.OK:
                 code = ExitCode.ERROR
-            console.print(f"Log: {log_file}   ·   took {time.monotonic() - started:.0f} s", highlight=False)
+            console.print(line(f"Log: {log_file}   ·   took {time.monotonic() - started:.0f} s"))
             return int(code)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print("[yellow]Interrupted: sandbox and Dovecot stopped.[/]")
+        console.print(shown("Interrupted: sandbox and Dovecot stopped.", "yellow"))
         return int(ExitCode.INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -271,7 +271,7 @@ async def _demo(
     await _sign_in(console, settings, store, sorted({p.account for p in plan}))
     cases = await asyncio.to_thread(_queue, store, settings, sb, plan)
     ids = [c.id for c in cases]
-    console.print(f"Queued {len(cases)} cases; starting the scheduler.", highlight=False)
+    console.print(line(f"Queued {len(cases)} cases; starting the scheduler."))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         # Phase 1: file every case. Status checks would only see unchanged orders (the sandbox
@@ -299,16 +299,16 @@ async def _sign_in(console: Console, settings: Settings, store: Store, names: li
     gate = asyncio.Semaphore(settings.max_concurrency)
     async with runtime(settings, store) as rt:
 
-        async def one(name: str) -> str:
+        async def one(name: str) -> Text:
             async with gate:
                 try:
                     seen = await login_and_count(rt, name)
                 except RecoupError as exc:
-                    return f"  {name}: [yellow]{type(exc).__name__}[/]: {exc}"
-                return f"  {name}: signed in ({seen['method']}), {seen['orders_seen']} orders"
+                    return line(f"  {name}: ", shown(type(exc).__name__, "yellow"), f": {exc}")
+                return line(f"  {name}: signed in ({seen['method']}), {seen['orders_seen']} orders")
 
-        for line in await asyncio.gather(*(one(n) for n in names)):
-            console.print(line, highlight=False)
+        for signed_in in await asyncio.gather(*(one(n) for n in names)):
+            console.print(signed_in)
 
 
 @asynccontextmanager
@@ -403,10 +403,14 @@ def _one_request_per_case(console: Console, store: Store, sb: SandboxProcess) ->
         if sent > 1:
             twice.append(f"{case.order_id} ({case.kind.value} ×{sent})")
     if twice:
-        console.print(f"[red]The portal received a request more than once: {', '.join(twice)}[/]")
+        console.print(shown(f"The portal received a request more than once: {', '.join(twice)}", "red"))
         return False
-    console.print(f"The sandbox portal counted one request for each of the {filed} filed cases; "
-                  "none was sent twice.", highlight=False)
+    console.print(
+        line(
+            f"The sandbox portal counted one request for each of the {filed} filed cases; "
+            "none was sent twice."
+        )
+    )
     return True
 
 
@@ -420,15 +424,15 @@ def _summary(console: Console, store: Store, settings: Settings) -> None:
     for case in store.cases.list_cases():
         table.add_row(
             str(case.id),
-            case.account,
+            shown(case.account),
             case.kind.value,
-            case.order_id,
-            f"[{state_style(case.state)}]{case.state.value}[/]",
-            (case.outcome_note or case.last_error or "")[:70],
+            shown(case.order_id),
+            shown(case.state.value, state_style(case.state)),
+            shown((case.outcome_note or case.last_error or "")[:70]),
         )
         if engine.case_dir(case.id).is_dir():  # re-rendered: outcomes from mail came after the last run
             reports.append(str(engine.write_report(case.id)))
     console.print(table)
-    console.print("HTML evidence reports:")
+    console.print(line("HTML evidence reports:"))
     for path in reports:
-        console.print(f"  {path}", highlight=False, soft_wrap=True)
+        console.print(line(f"  {path}"), soft_wrap=True)

@@ -7,6 +7,7 @@ them onto these canonical values.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -68,8 +69,30 @@ class RefundType(StrEnum):
 # Domain rules raise Recoup's own errors from the validators (pydantic lets non-ValueError
 # exceptions through unchanged); `NewCase.parse` also converts plain type errors.
 
-ORDER_ID_RE = re.compile(r"^\d{15,19}$")
-"""An order id: 15 to 19 digits."""
+ORDER_ID_RE = re.compile(r"\A[0-9]{15,19}\Z")
+"""An order id as stored and compared: 15 to 19 ASCII digits, nothing else (no other script's
+digits, no trailing newline). Operator input goes through :func:`parse_order_id` first."""
+
+
+def normalize_order_id(text: str) -> str:
+    """`text` as an order id to validate and compare: surrounding whitespace removed and every
+    decimal digit of another script (full-width `３`, Arabic-Indic `٣`, ...) written as its ASCII
+    digit, so one order has one id whatever keyboard typed it. Other characters are kept (and
+    then fail :data:`ORDER_ID_RE`)."""
+    return "".join(
+        str(unicodedata.decimal(char)) if not char.isascii() and unicodedata.category(char) == "Nd" else char
+        for char in text.strip()
+    )
+
+
+def parse_order_id(text: str) -> str:
+    """The normalised order id (:func:`normalize_order_id`); InvalidOrderIdError unless it is 15
+    to 19 ASCII digits then."""
+    value = normalize_order_id(text)
+    if not ORDER_ID_RE.match(value):
+        raise InvalidOrderIdError("order id must be 15-19 digits (0-9)", order_id=value)
+    return value
+
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -128,7 +151,7 @@ class NewCase(BaseModel):
     account: str
     """Account name."""
     order_id: str
-    """Portal order id (15-19 digits)."""
+    """Portal order id (15-19 ASCII digits; other scripts' digits are converted)."""
     kind: CaseKind
     reason: str
     """Reason key from the selector pack (e.g. `not_received`)."""
@@ -146,10 +169,7 @@ class NewCase(BaseModel):
     @field_validator("order_id")
     @classmethod
     def _order_id(cls, value: str) -> str:
-        value = value.strip()
-        if not ORDER_ID_RE.match(value):
-            raise InvalidOrderIdError("order id must be 15-19 digits", order_id=value)
-        return value
+        return parse_order_id(value)
 
     @field_validator("reason")
     @classmethod
