@@ -10,12 +10,11 @@ and in the POSTed form body), session cookies (request/response headers) and one
 - every collected or given secret (length >= 4) is replaced by ``[redacted]`` in every text
   entry of the zip;
 - screencast frames (images) of a page are dropped for the whole time one of its frames may show
-  a typed password or code: from the last DOM snapshot before a snapshot shows a value in a
-  password / one-time-code input, until a complete snapshot (no node carried over from an
-  earlier one, as after a navigation) of that frame shows no such value — to the end of the
-  trace if none does. The
-  login flow also masks these fields before typing (:func:`flows.pages.login.conceal`); this
-  is the second, independent guard.
+  a typed password or code: from the start of the action during which a DOM snapshot first
+  shows a value in a password / one-time-code input (or the last snapshot before, if earlier)
+  until a complete snapshot of that frame (no node carried over from an earlier one, as after
+  a navigation) shows no such value; to the end of the trace if none does. The login flow also
+  masks these fields before typing (:func:`flows.pages.login.conceal`): two independent guards.
 
 The output is written atomically with mode 0600. Raises ValueError for a zip that is not a trace,
 OSError when the files cannot be read or written.
@@ -95,7 +94,10 @@ def _drop_secret_frames(events: list[Any], dropped: set[str]) -> list[Any]:
     windows: dict[str, list[tuple[float, float]]] = {}  # pageId -> [start, end)
     clean_at: dict[str, float] = {}  # frameId -> time of its last snapshot showing no secret
     open_at: dict[str, tuple[str, float]] = {}  # frameId -> (pageId, start) of an open window
+    action_start: dict[str, float] = {}  # callId -> start time of the action
     for event in events:
+        if isinstance(event, dict) and event.get("type") == "before":
+            action_start[str(event.get("callId"))] = _time(event.get("startTime"))
         if not isinstance(event, dict) or event.get("type") != "frame-snapshot":
             continue
         snap = event.get("snapshot")
@@ -104,7 +106,8 @@ def _drop_secret_frames(events: list[Any], dropped: set[str]) -> list[Any]:
         frame, page, at = str(snap.get("frameId")), str(snap.get("pageId")), _time(snap.get("timestamp"))
         if _holds_secret(snap.get("html")):
             if frame not in open_at:
-                open_at[frame] = (page, clean_at.get(frame, float("-inf")))
+                start = min(clean_at.get(frame, float("-inf")), action_start.get(str(snap.get("callId")), at))
+                open_at[frame] = (page, start)
         elif frame not in open_at:
             clean_at[frame] = at
         elif not _carries_nodes_over(snap.get("html")):
