@@ -41,6 +41,13 @@ from bot.tracescrub import scrub_trace
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+async def start_tracing(context: BrowserContext) -> None:
+    """Start tracing `context` the way every session is traced: screencast frames and DOM
+    snapshots (both scrubbed before a trace is kept, see :mod:`bot.tracescrub`), no sources.
+    Raises Playwright's Error when the context is gone."""
+    await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+
+
 def session_file_name(account_key: str) -> str:
     """File name of an account's stored session: readable slug plus a hash (no collisions,
     no path separators, never hidden)."""
@@ -160,7 +167,7 @@ class BrowserManager:
             tracing = False
             try:
                 if trace_dir is not None:
-                    await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                    await start_tracing(context)
                     tracing = True
                 try:
                     yield context

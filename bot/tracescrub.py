@@ -8,7 +8,13 @@ and in the POSTed form body), session cookies (request/response headers) and one
 - cookies, `Cookie`/`Set-Cookie`/`Authorization`/token headers and request bodies are replaced
   by ``[redacted]`` (and the files holding request bodies are dropped);
 - every collected or given secret (length >= 4) is replaced by ``[redacted]`` in every text
-  entry of the zip.
+  entry of the zip;
+- screencast frames (images) of a page are dropped for the whole time one of its frames may show
+  a typed password or code: from the start of the action during which a DOM snapshot first
+  shows a value in a password / one-time-code input (or the last snapshot before, if earlier)
+  until a complete snapshot of that frame (no node carried over from an earlier one, as after
+  a navigation) shows no such value; to the end of the trace if none does. The login flow also
+  masks these fields before typing (:func:`flows.pages.login.conceal`): two independent guards.
 
 The output is written atomically with mode 0600. Raises ValueError for a zip that is not a trace,
 OSError when the files cannot be read or written.
@@ -46,7 +52,12 @@ def scrub_trace(src: Path, dest: Path, *, secrets: Collection[str] = ()) -> None
     dropped: set[str] = set()
     for name in ("trace.trace", "trace.network"):
         if name in entries:
-            entries[name] = _scrub_jsonl(entries[name], found, dropped)
+            events = _parse_jsonl(entries[name])
+            if name == "trace.trace":
+                events = _drop_secret_frames(events, dropped)
+            entries[name] = _dump_jsonl(
+                [_scrub(e, found, dropped) if isinstance(e, dict) else e for e in events]
+            )
     needles = sorted(found, key=len, reverse=True)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zout:
@@ -59,18 +70,99 @@ def scrub_trace(src: Path, dest: Path, *, secrets: Collection[str] = ()) -> None
     atomic_write_bytes(dest, out.getvalue(), mode=0o600)
 
 
-def _scrub_jsonl(data: bytes, found: set[str], dropped: set[str]) -> bytes:
-    lines = []
+def _parse_jsonl(data: bytes) -> list[Any]:
+    """The events of a JSON-lines entry; a line that is not JSON is kept as its text."""
+    events: list[Any] = []
     for raw in data.decode("utf-8", errors="replace").splitlines():
         if not raw.strip():
             continue
         try:
-            event = json.loads(raw)
+            events.append(json.loads(raw))
         except ValueError:
-            lines.append(raw)
-            continue
-        lines.append(json.dumps(_scrub(event, found, dropped), separators=(",", ":")))
+            events.append(raw)
+    return events
+
+
+def _dump_jsonl(events: list[Any]) -> bytes:
+    lines = [e if isinstance(e, str) else json.dumps(e, separators=(",", ":")) for e in events]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _drop_secret_frames(events: list[Any], dropped: set[str]) -> list[Any]:
+    """`events` without the screencast frames recorded while a secret may be on screen (see the
+    module docstring); the image files of those frames join `dropped`."""
+    windows: dict[str, list[tuple[float, float]]] = {}  # pageId -> [start, end)
+    clean_at: dict[str, float] = {}  # frameId -> time of its last snapshot showing no secret
+    open_at: dict[str, tuple[str, float]] = {}  # frameId -> (pageId, start) of an open window
+    action_start: dict[str, float] = {}  # callId -> start time of the action
+    for event in events:
+        if isinstance(event, dict) and event.get("type") == "before":
+            action_start[str(event.get("callId"))] = _time(event.get("startTime"))
+        if not isinstance(event, dict) or event.get("type") != "frame-snapshot":
+            continue
+        snap = event.get("snapshot")
+        if not isinstance(snap, dict):
+            continue
+        frame, page, at = str(snap.get("frameId")), str(snap.get("pageId")), _time(snap.get("timestamp"))
+        if _holds_secret(snap.get("html")):
+            if frame not in open_at:
+                start = min(clean_at.get(frame, float("-inf")), action_start.get(str(snap.get("callId")), at))
+                open_at[frame] = (page, start)
+        elif frame not in open_at:
+            clean_at[frame] = at
+        elif not _carries_nodes_over(snap.get("html")):
+            page_of, start = open_at.pop(frame)
+            windows.setdefault(page_of, []).append((start, at))
+            clean_at[frame] = at
+    for page_of, start in open_at.values():
+        windows.setdefault(page_of, []).append((start, float("inf")))
+    kept: list[Any] = []
+    for event in events:
+        if isinstance(event, dict) and event.get("type") == "screencast-frame":
+            at = _time(event.get("timestamp"))
+            if any(start <= at < end for start, end in windows.get(str(event.get("pageId")), [])):
+                for key, prefix in (("file", ""), ("sha1", "resources/")):
+                    if isinstance(event.get(key), str):
+                        dropped.add(prefix + event[key])
+                continue
+        kept.append(event)
+    return kept
+
+
+def _time(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _holds_secret(node: Any) -> bool:
+    """Does this snapshot tree show a value in a password / one-time-code input?"""
+    if not isinstance(node, list):
+        return False
+    if (
+        len(node) >= 2
+        and isinstance(node[0], str)
+        and isinstance(node[1], dict)
+        and _is_secret_input(node[0], node[1])
+        and any(node[1].get(k) for k in _VALUE_KEYS)
+    ):
+        return True
+    return any(_holds_secret(child) for child in node)
+
+
+def _carries_nodes_over(node: Any) -> bool:
+    """Does this snapshot tree reuse nodes of an earlier snapshot (`[[delta, index]]`)?"""
+    if not isinstance(node, list) or not node:
+        return False
+    if isinstance(node[0], list) and all(isinstance(n, int) for n in node[0]):
+        return True
+    return any(_carries_nodes_over(child) for child in node)
+
+
+def _is_secret_input(tag: str, attrs: dict[str, Any]) -> bool:
+    if tag.upper() != "INPUT":
+        return False
+    kind = str(attrs.get("type", "")).lower()
+    autocomplete = set(str(attrs.get("autocomplete", "")).lower().split())
+    return kind == "password" or bool(autocomplete & _SECRET_AUTOCOMPLETE)
 
 
 def _scrub(node: Any, found: set[str], dropped: set[str]) -> Any:
@@ -103,11 +195,7 @@ def _scrub(node: Any, found: set[str], dropped: set[str]) -> Any:
 
 
 def _scrub_element_attrs(tag: str, attrs: dict[str, Any], found: set[str]) -> None:
-    if tag.upper() != "INPUT":
-        return
-    kind = str(attrs.get("type", "")).lower()
-    autocomplete = set(str(attrs.get("autocomplete", "")).lower().split())
-    if kind != "password" and not autocomplete & _SECRET_AUTOCOMPLETE:
+    if not _is_secret_input(tag, attrs):
         return
     for key in _VALUE_KEYS:
         value = attrs.get(key)

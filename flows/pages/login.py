@@ -3,6 +3,11 @@
 Variants (told apart by what the page shows, not by configuration):
 - form: email and password visible together, one submit;
 - header dialog: email first, the password is revealed after "Continue" (or Enter).
+
+Secrets are typed only into a field that :func:`conceal` has made draw no text (no glyph, no
+caret), so no screenshot, trace screencast frame or person watching a headed browser sees the
+password or a code; the trace scrubber (:mod:`bot.tracescrub`) also drops frames recorded while
+such a field holds a value.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.browser import playwright_errors
@@ -42,6 +48,7 @@ class LoginPage(PortalPage):
                 with playwright_errors("pressing Enter after the email"):
                     await email_box.first.press("Enter")
         password_box = await self.find("login_password")
+        await conceal(password_box, "the password field")
         with playwright_errors("typing the password"):
             await password_box.first.fill(password)
         submit = await self.find("login_submit")
@@ -79,6 +86,7 @@ class VerifyPage(PortalPage):
     async def submit_code(self, code: str) -> None:
         """Type the code and submit; raises LoginRejectedError when the portal refuses it."""
         box = await self.find("verify_code_input")
+        await conceal(box, "the code field")
         with playwright_errors("typing the verification code"):
             await box.first.fill(code)
         submit = await self.find("verify_submit")
@@ -86,6 +94,29 @@ class VerifyPage(PortalPage):
         if not self.pack.is_bounce(self.page.url):
             return
         raise await rejection(self, "verify_error")
+
+
+_CONCEAL_JS = """el => {
+    for (const [name, value] of [["color", "transparent"], ["-webkit-text-fill-color", "transparent"],
+                                 ["caret-color", "transparent"], ["text-shadow", "none"]]) {
+        el.style.setProperty(name, value, "important");
+    }
+    const style = getComputedStyle(el);
+    return [style.color, style.webkitTextFillColor, style.caretColor].every(
+        c => c === "transparent" || /rgba\\(.*,\\s*0\\)$/.test(c));
+}"""
+
+
+async def conceal(box: Locator, what: str) -> None:
+    """Make the field `box` resolves to draw none of its text (inline `!important` styles:
+    transparent text and caret), before a secret is typed into it. Raises LoginRejectedError
+    (reason `unmaskable`) when the page keeps the text visible, so a secret is never typed
+    into a field a screencast could read; PortalUnavailableError when the page is gone."""
+    with playwright_errors(f"masking {what}"):
+        masked = await box.first.evaluate(_CONCEAL_JS)
+    if not masked:
+        raise LoginRejectedError(f"{what} cannot be masked; not typing a secret into it",
+                                 reason="unmaskable")
 
 
 async def rejection(page: PortalPage, key: str) -> LoginRejectedError:

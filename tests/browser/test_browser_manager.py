@@ -203,3 +203,33 @@ async def test_missing_browser_is_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Chromium not found"):
         await manager.start()
     await manager.close()
+
+
+async def test_kept_trace_has_no_frame_while_a_secret_is_typed(
+    manager: BrowserManager, stub: StubServer, tmp_path: Path
+) -> None:
+    """Issue 13, finding 3 (the scrubber's guard, without the login flow's field mask): the
+    screencast frames recorded from the moment a code is typed are not kept; earlier ones are."""
+    key = _key()
+    with pytest.raises(RuntimeError, match="flow broke"):
+        async with manager.session(key, trace_dir=tmp_path) as context:
+            page = await context.new_page()
+            await page.goto(f"{stub.base_url}/page?title=before-login")
+            await page.wait_for_selector("h1")
+            await page.goto(f"{stub.base_url}/login")
+            await page.fill("#code", "734911")
+            await page.fill("#note", "typed after the code")
+            raise RuntimeError("flow broke")
+    trace = manager.last_trace(key)
+    assert trace is not None
+    with zipfile.ZipFile(trace) as archive:
+        events = [json.loads(line) for line in archive.read("trace.trace").decode().splitlines() if line]
+        names = set(archive.namelist())
+        frames = [e for e in events if e.get("type") == "screencast-frame"]
+        typed = next(
+            e["startTime"] for e in events if e.get("method") == "fill" and "#code" in str(e["params"])
+        )
+        assert all(e["file"] in names for e in frames)
+        assert not [n for n in names if n.endswith(".jpeg") and n not in {e["file"] for e in frames}]
+    assert frames, "every frame was dropped (the trace should still show the page before the login)"
+    assert not [e["timestamp"] for e in frames if e["timestamp"] >= typed], "frames after the code was typed"
