@@ -91,9 +91,12 @@ def effects_for(signal: MailSignal, cases: Sequence[OpenCase], *, trusted: bool 
                 note["move_skipped"] = skipped
         out.append(
             CaseEffect(
-                case_id=case.id, request_check=True, move_to=move_to, note=note,
+                case_id=case.id,
+                request_check=True,
+                move_to=move_to,
+                note=note,
                 outcome_note=TRUSTED_NOTE if move_to is not None else None,
-            )  # fmt: skip
+            )
         )
     return out
 

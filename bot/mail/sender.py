@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import AddressHeader, HeaderRegistry
 from email.message import Message
 from typing import Any
 
@@ -85,7 +85,7 @@ def parse_from(value: str) -> Sender:
     try:
         header = _HEADERS("From", value)
         defects = list(header.defects)
-        groups = header.groups
+        groups = header.groups if isinstance(header, AddressHeader) else ()
     except Exception:
         return NO_SENDER
     if defects or len(groups) != 1 or groups[0].display_name is not None:

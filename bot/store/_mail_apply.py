@@ -289,6 +289,9 @@ class MailApplyRepository(RepoBase):
 
 def _open(row: CaseRow, changed_at: datetime | None) -> OpenCase:
     return OpenCase(
-        id=row.id, order_id=row.order_id, kind=CaseKind(row.kind), state=CaseState(row.state),
+        id=row.id,
+        order_id=row.order_id,
+        kind=CaseKind(row.kind),
+        state=CaseState(row.state),
         state_changed_at=changed_at or row.created_at,
     )

@@ -50,7 +50,8 @@ NOT_THE_PORTAL = {
         "=?utf-8?q?transaction=40notice=2Ealiexpress=2Ecom?= <evil@x.com>", "evil@x.com"),
     "address in a trailing comment": (f"evil@x.com ({PORTAL})", "evil@x.com"),
     "look-alike subdomain": (f"AliExpress <{PORTAL}.evil.test>", f"{PORTAL}.evil.test"),
-    "look-alike domain": ("AliExpress <transaction@notice-aliexpress.com>", "transaction@notice-aliexpress.com"),
+    "look-alike domain": (
+        "AliExpress <transaction@notice-aliexpress.com>", "transaction@notice-aliexpress.com"),
 }  # fmt: skip
 
 
@@ -84,7 +85,7 @@ def test_two_from_headers_give_no_sender() -> None:
         f"<{PORTAL}>",
         f"=?utf-8?q?AliExpress?= <{PORTAL}>",
         f'"AliExpress, Inc." <{PORTAL}>',
-        f"AliExpress <Transaction@Notice.AliExpress.COM>",
+        "AliExpress <Transaction@Notice.AliExpress.COM>",
         f"AliExpress\r\n <{PORTAL}>",  # folded
         f"{PORTAL} (AliExpress)",  # a comment after the address is allowed
     ],
@@ -114,8 +115,18 @@ def test_login_code_wait_uses_the_same_strict_sender() -> None:
     import re
     from datetime import UTC, datetime
 
-    forged = FetchedMail(uid=5, size=1, internal_date=None, raw=_raw(f"From: {PORTAL} <evil@x.com>", body="Your code is 999999"))
-    genuine = FetchedMail(uid=4, size=1, internal_date=None, raw=_raw(f"From: AliExpress <{PORTAL}>", body="Your code is 123456"))
+    forged = FetchedMail(
+        uid=5,
+        size=1,
+        internal_date=None,
+        raw=_raw(f"From: {PORTAL} <evil@x.com>", body="Your code is 999999"),
+    )
+    genuine = FetchedMail(
+        uid=4,
+        size=1,
+        internal_date=None,
+        raw=_raw(f"From: AliExpress <{PORTAL}>", body="Your code is 123456"),
+    )
     since = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
     found = newest_code([genuine, forged], re.compile(r"\b(\d{6})\b"), since=since, sender=PORTAL)
     assert found == (4, "123456")
