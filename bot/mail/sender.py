@@ -5,9 +5,10 @@ both read it through :func:`bot.mail.message.parse_message`).
 library's header parser (``email.headerregistry``): the sender is the addr-spec of the single
 mailbox in the single From header, never an address that appears in a display name, a
 comment, an encoded word or after the address. Anything the parser had to repair or guess
-(any defect: ``a@b <c@d>``, ``a@b)<c@d>``, ``<a@b>@c``, an encoded word in the address, a
-NUL byte), a second mailbox, a group, a second From header, a domain literal or a
-non-hostname domain gives no sender (``""``). Mail with no sender is never the portal's.
+(any defect but a dot in an unquoted display name: ``a@b <c@d>``, ``a@b)<c@d>``,
+``<a@b>@c``, an encoded word in the address, a route, a NUL byte), a second mailbox, a group,
+a second From header, a domain literal or a non-hostname domain gives no sender (``""``).
+Mail with no sender is never the portal's.
 
 :func:`read_auth_results` records what the receiving mail server says about DKIM, SPF and
 DMARC (``Authentication-Results``, RFC 8601). Only the TOPMOST header is read: each server
@@ -32,6 +33,10 @@ _HEADERS = HeaderRegistry()
 _DOMAIN_RE = re.compile(r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}")
 _LOCAL_BAD = re.compile(r"[\s\"\\<>()\[\]@,;:\x00-\x1f\x7f]")
 _COMMENT_RE = re.compile(r"\([^()]*\)")
+_DOTTED_NAME = frozenset({"period in 'phrase'", "comment found without atom"})
+"""The only defects tolerated: what a dot in an unquoted display name gives (``J. Smith <j@x>``,
+``AliExpress Inc. <a@b>``), an obsolete form still common in real mail; the address still comes
+from the angle brackets, and every forgery above also carries another defect."""
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
 _AUTH_CHARS = 2_000
 
@@ -88,7 +93,9 @@ def parse_from(value: str) -> Sender:
         groups = header.groups if isinstance(header, AddressHeader) else ()
     except Exception:
         return NO_SENDER
-    if defects or len(groups) != 1 or groups[0].display_name is not None:
+    if any(str(d) not in _DOTTED_NAME for d in defects):
+        return NO_SENDER
+    if len(groups) != 1 or groups[0].display_name is not None:
         return NO_SENDER
     addresses = groups[0].addresses
     if len(addresses) != 1:

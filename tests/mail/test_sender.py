@@ -40,6 +40,7 @@ FORGED_FROM = {
     "unclosed angle": f"<{PORTAL}",
     "quoted local part holding the address": f'AliExpress <"{PORTAL}"@evil.com>',
     "domain literal": "AliExpress <transaction@[192.0.2.1]>",
+    "obsolete route": f"AliExpress <@relay.evil.test:{PORTAL}>",
     "empty": "",
 }
 
@@ -88,6 +89,7 @@ def test_two_from_headers_give_no_sender() -> None:
         "AliExpress <Transaction@Notice.AliExpress.COM>",
         f"AliExpress\r\n <{PORTAL}>",  # folded
         f"{PORTAL} (AliExpress)",  # a comment after the address is allowed
+        f"AliExpress Inc. <{PORTAL}>",  # a dot in an unquoted display name (obsolete but common)
     ],
 )
 def test_genuine_portal_from_is_read(value: str) -> None:
