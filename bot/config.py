@@ -198,6 +198,12 @@ class Settings(BaseSettings):
     mail_poll_folders: tuple[str, ...] = ("INBOX",)
     """Mailbox folders the outcome mail poller reads (each with its own UID cursor)."""
 
+    trust_mail_accounts: tuple[str, ...] = ()
+    """Accounts (by name) whose outcome mails may move a case on their own, for accounts whose
+    order pages Recoup cannot read. Off by default: a mail only asks for a status check and the
+    portal page decides, because anyone can forge the portal's From address. A move made this
+    way says so in the case history ("moved by mail alone (trusted by operator setting ...)")."""
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data folder."""

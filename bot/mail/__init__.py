@@ -2,6 +2,8 @@
 
 imap.MailboxClient     read-only IMAP (EXAMINE + BODY.PEEK[]), typed errors, async wrappers
 message.parse_message  one raw mail -> MailMessage (never raises on hostile mail)
+sender.read_from       the sender, read strictly (one RFC 5322 mailbox); Authentication-Results
+effects.effects_for    a mail is a doorbell: it requests status checks, the page decides
 cursor.plan_fetch      (mailbox, UIDVALIDITY, last UID) logic, RFC 3501 / RFC 4549
 codes.ImapCodeSource   wait for the newest verification code mailed after a moment
 """

@@ -1,7 +1,8 @@
 """Turn a parsed mail into a typed :class:`MailSignal`, driven by the selector pack's email rules.
 
-Only mail from the pack's sender counts; anything else (other senders, look-alike addresses,
-a portal display name on a foreign address) is ignored. For portal mail the first rule whose
+Only mail from the pack's sender counts, as read strictly by :mod:`bot.mail.sender`; anything
+else (other senders, look-alike addresses, a portal address in a display name, a From header
+with two mailboxes or a malformed one) is ignored. For portal mail the first rule whose
 subject regex matches gives the signal kind; the order id comes from the rule's `order_id`
 group, else the pack's subject patterns, else its body/link patterns (``tradeOrderId=``,
 ``orderId=``, ``o_ids=<id>,<id>``). A verification-code mail is recognised as
@@ -22,8 +23,8 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.errors import PackError
-from bot.mail.codes import sender_matches
 from bot.mail.message import MailMessage
+from bot.mail.sender import AuthResults, sender_matches
 from bot.models import ORDER_ID_RE
 
 LOGIN_CODE = "login_code"
@@ -79,6 +80,8 @@ class MailSignal:
     order_ids: tuple[str, ...]
     message_key: str
     received_at: datetime | None
+    auth: AuthResults | None = None
+    """The mail's topmost Authentication-Results (recorded; a ``fail`` vetoes a trusted move)."""
 
 
 def message_key(message: MailMessage) -> str:
@@ -143,9 +146,9 @@ class MailClassifier:
             order_ids = self._order_ids(found, message)
             if not order_ids:
                 return None
-            return MailSignal(event, order_ids, key, received)
+            return MailSignal(event, order_ids, key, received, message.auth)
         if self._login.search(subject):
-            return MailSignal(LOGIN_CODE, (), key, received)
+            return MailSignal(LOGIN_CODE, (), key, received, message.auth)
         return None
 
     def _order_ids(self, found: re.Match[str], message: MailMessage) -> tuple[str, ...]:

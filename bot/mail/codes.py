@@ -1,7 +1,9 @@
 """Emailed verification codes, read from the account's mailbox over IMAP.
 
 The portal-specific parts (the code's regex, the sender address) come from the caller, who
-takes them from the selector pack. The code itself is never logged.
+takes them from the selector pack. The sender is read and matched exactly as the outcome
+poller does (:mod:`bot.mail.sender`: strict From, no display-name addresses). The code itself
+is never logged.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, LoginRejectedError, MailUnavailableError
 from bot.mail.imap import FetchedMail, MailboxClient
 from bot.mail.message import MailMessage, parse_message
+from bot.mail.sender import sender_matches
 
 ClientFactory = Callable[[str, str], MailboxClient]
 """Builds a (not yet opened) client from mailbox user and password: the test/transport seam."""
@@ -45,17 +48,6 @@ def extract_code(regex: re.Pattern[str], message: MailMessage) -> str | None:
         if value:
             return value.strip()
     return None
-
-
-def sender_matches(address: str, wanted: str | None) -> bool:
-    """None matches anyone; `@domain` matches that domain; else the address, case-insensitive."""
-    if wanted is None:
-        return True
-    wanted = wanted.strip().lower()
-    address = address.lower()
-    if wanted.startswith("@"):
-        return address.endswith(wanted)
-    return address == wanted
 
 
 def newest_code(

@@ -4,6 +4,11 @@
 broken transfer encodings, absurd nesting and huge bodies all end in a message holding what
 could be read (text cut at a limit, :attr:`MailMessage.truncated` set), or ``None`` when
 nothing usable is left (not bytes, empty, or the parser itself gave up).
+
+The sender is read strictly (:mod:`bot.mail.sender`): the addr-spec of the one mailbox of the
+one From header, or ``""`` when the header is ambiguous or malformed; an address in a display
+name never counts. The topmost ``Authentication-Results`` header is kept in
+:attr:`MailMessage.auth` for the record (never as a reason to trust the mail).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
+
+from bot.mail.sender import AuthResults, read_auth_results, read_from
 
 MAX_RAW_BYTES = 8 * 1024 * 1024
 """Input beyond this is cut before parsing (the IMAP side skips such mail anyway)."""
@@ -48,7 +55,8 @@ class MailMessage:
     message_id: str | None
     """The Message-ID without angle brackets; the key for de-duplication."""
     sender: str
-    """The From address, lower-case (``""`` when unreadable)."""
+    """The From addr-spec, lower-case, read strictly (``""`` when the From header is missing,
+    repeated, names several mailboxes or is malformed: see :func:`bot.mail.sender.read_from`)."""
     sender_name: str
     subject: str
     """Decoded (RFC 2047), whitespace folded."""
@@ -62,6 +70,8 @@ class MailMessage:
     """The server's INTERNALDATE (arrival time), when the caller knows it."""
     truncated: bool = False
     """True when the input or the text was cut at a limit."""
+    auth: AuthResults | None = None
+    """The topmost Authentication-Results header (DKIM/SPF/DMARC), when there is one."""
 
 
 def parse_message(
@@ -81,20 +91,21 @@ def parse_message(
         except Exception:
             return None
         text, links, cut = "", (), True
-    sender_name, sender = _sender(msg)
-    if not (sender or text or msg.keys()):
+    sender = read_from(msg)
+    if not (sender.address or text or msg.keys()):
         return None
     return MailMessage(
         uid=uid,
         message_id=_message_id(msg),
-        sender=sender,
-        sender_name=sender_name,
+        sender=sender.address,
+        sender_name=sender.name,
         subject=_header(msg, "Subject"),
         date=_date(msg),
         text=text,
         links=links,
         internal_date=internal_date,
         truncated=truncated or cut,
+        auth=read_auth_results(msg, sender.domain),
     )
 
 
@@ -120,21 +131,6 @@ def _header(msg: Message, name: str) -> str:
     except Exception:  # bad encoded-word, unknown charset, ...: keep the raw text
         decoded = value
     return " ".join(decoded.split())
-
-
-def _sender(msg: Message) -> tuple[str, str]:
-    try:
-        pairs = getaddresses([_raw_header(msg, "From")])
-    except Exception:
-        return "", ""
-    for name, address in pairs:
-        if "@" in address:
-            try:
-                display = str(make_header(decode_header(name)))
-            except Exception:
-                display = name
-            return " ".join(display.split()), address.strip().lower()
-    return "", ""
 
 
 def _message_id(msg: Message) -> str | None:

@@ -7,6 +7,11 @@ transaction holding its processed-message key, its effects on cases and the curs
 (:meth:`bot.store.Store.mail_apply`). So a crash anywhere loses nothing and repeats nothing: a
 message is either fully applied (and the cursor is past it) or not at all.
 
+A portal mail is a doorbell (`bot/mail/effects.py`): it makes the status check of its open
+cases due now, and the page read decides their state. Only on accounts listed in
+``Settings.trust_mail_accounts`` may an outcome mail move a case by itself. The event detail
+records the mail's signal, hint, key, folder, UID, date and its Authentication-Results.
+
 When UIDVALIDITY changes (RFC 4549 §4.1) the cursor restarts at zero under the new value and
 the folder is re-scanned; messages seen before are recognised by their key (Message-ID, else a
 hash of headers and text) and only move the cursor. Keys are de-duplicated per account across
@@ -130,6 +135,7 @@ class MailPoller:
         """
         account = self.store.accounts.get(account_name)
         assert account.id is not None
+        trusted = account_name in self.settings.trust_mail_accounts
         if account.mailbox_password_ref is None:
             raise SecretMissingError(
                 f"account {account_name} has no mailbox password reference", account=account_name
@@ -140,7 +146,7 @@ class MailPoller:
         user = account.mailbox_user or account.email
         total = PollResult()
         for folder in self.settings.mail_poll_folders:
-            total += self._poll_folder(account.id, user, password, folder)
+            total += self._poll_folder(account.id, user, password, folder, trusted)
         self.last_polled[account_name] = self.clock()
         logger.info(
             "mail poll of {}: {} fetched, {} applied, {} ignored, {} duplicates",
@@ -149,7 +155,9 @@ class MailPoller:
         return total
 
     # ---- one folder -------------------------------------------------------------------------
-    def _poll_folder(self, account_id: int, user: str, password: str, folder: str) -> PollResult:
+    def _poll_folder(
+        self, account_id: int, user: str, password: str, folder: str, trusted: bool
+    ) -> PollResult:
         client = self._client_factory(self.settings, user, password, folder)
         try:
             state = client.open()
@@ -171,13 +179,16 @@ class MailPoller:
                 return result
             for batch in client.fetch(client.uids_after(plan.after_uid)):
                 for mail in batch:
-                    result += self._handle(account_id, folder, state.uidvalidity, mail)
+                    result += self._handle(account_id, folder, state.uidvalidity, mail, trusted)
             return result
         finally:
             client.close()
 
-    def _handle(self, account_id: int, folder: str, uidvalidity: int, mail: FetchedMail) -> PollResult:
-        """Classify one fetched message and apply it in one transaction."""
+    def _handle(
+        self, account_id: int, folder: str, uidvalidity: int, mail: FetchedMail, trusted: bool
+    ) -> PollResult:
+        """Classify one fetched message and apply it in one transaction (`trusted`: the operator
+        trusts this account's mail to move cases, see `bot/mail/effects.py`)."""
         key: str | None
         classification: str
         signal: MailSignal | None = None
@@ -196,7 +207,7 @@ class MailPoller:
                     classification = "unrecognised"
                 else:
                     classification = "not_portal"
-        plan = self._plan(signal, mail.uid) if signal is not None else None
+        plan = self._plan(signal, mail.uid, trusted) if signal is not None else None
         applied = self.store.mail_apply.apply_message(
             account_id,
             folder,
@@ -225,8 +236,8 @@ class MailPoller:
         except Exception as exc:  # the mail is applied; a stale report must not stop the poll
             logger.warning("case {}: follow-up after a mail failed: {}", case_id, exc)
 
-    def _plan(self, signal: MailSignal, uid: int) -> EffectPlanner | None:
-        base = planner(signal)
+    def _plan(self, signal: MailSignal, uid: int, trusted: bool) -> EffectPlanner | None:
+        base = planner(signal, trusted=trusted)
         hook = self._hook
         if base is None or hook is None:
             return base
@@ -247,4 +258,5 @@ def _detail(signal: MailSignal, folder: str, uid: int) -> dict[str, object]:
         "mailbox": folder,
         "uid": uid,
         "received_at": received.isoformat() if received else None,
+        "auth": signal.auth.as_detail() if signal.auth is not None else None,
     }

@@ -10,6 +10,8 @@ the race) only moves the cursor.
 
 This module knows nothing about mail: the caller passes an :data:`EffectPlanner` that looks at
 the open cases of the message's order(s), as locked in this transaction, and says what to do.
+The mail side (`bot/mail/effects.py`) only ever asks for status checks, except on accounts the
+operator trusts mail for; this module still refuses any move the state table forbids.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc, select
+from sqlalchemy import exc, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,13 +30,14 @@ from bot.errors import InputError
 from bot.models import CaseKind
 from bot.states import FINAL_STATES, CaseState, allowed_targets
 from bot.store._base import RepoBase
-from bot.store._tables import CaseRow, MailCursorRow, ProcessedMessageRow
+from bot.store._tables import CaseEventRow, CaseRow, MailCursorRow, ProcessedMessageRow
 
 CHECK_EVENT = "status_check_requested"
 """Event kind written when a mail asks the status poller to read a case's order."""
 
 OUTCOME_EVENT = "mail_outcome"
-"""Event kind of a state change caused by an unambiguous outcome mail."""
+"""Event kind of a state change made by a mail alone (only on accounts whose mail the operator
+trusts: see `bot/mail/effects.py`)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class OpenCase:
     order_id: str
     kind: CaseKind
     state: CaseState
+    state_changed_at: datetime | None = None
+    """When the case last changed state (its newest event that moved it, else its creation)."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +57,15 @@ class CaseEffect:
     """What one message does to one case: request a status check and/or move it to `move_to`.
 
     A move the state table does not allow from the case's current state is not made (the check
-    request still is); the event records the refused move.
+    request still is); the event records the refused move. `note` is added to the detail of
+    this case's events; `outcome_note` becomes the case's outcome note when it is moved.
     """
 
     case_id: int
     request_check: bool = True
     move_to: CaseState | None = None
+    note: Mapping[str, Any] | None = None
+    outcome_note: str | None = None
 
 
 EffectPlanner = Callable[[Sequence[OpenCase]], Sequence[CaseEffect]]
@@ -105,7 +113,7 @@ class MailApplyRepository(RepoBase):
         nothing else happens (``duplicate=True``). Else `plan` is called with the open cases of
         `order_ids` on this account and its effects are written: ``check_due_at`` set to now
         (kept if earlier) with a ``status_check_requested`` event, and allowed moves with a
-        ``mail_outcome`` event. `detail` is copied into every event. Raises
+        ``mail_outcome`` event. `detail` (and each effect's `note`) is copied into the events. Raises
         StoreUnavailableError when the database is unreachable; an exception from `plan`
         propagates and nothing is written.
         """
@@ -169,13 +177,14 @@ class MailApplyRepository(RepoBase):
             moved: list[tuple[int, CaseState]] = []
             if plan is not None and orders:
                 rows = self._open_cases(session, account_id, orders)
-                effects = plan([_open(row) for row in rows.values()])
+                changed = self._state_changed_at(session, rows)
+                effects = plan([_open(row, changed.get(row.id)) for row in rows.values()])
                 for effect in effects:
                     row = rows.get(effect.case_id)
                     if row is None:
                         continue
                     move_to = effect.move_to
-                    note = dict(detail)
+                    note = {**detail, **(effect.note or {})}
                     if move_to is not None and move_to not in allowed_targets(CaseState(row.state)):
                         note["move_refused"] = move_to.value
                         move_to = None
@@ -183,7 +192,9 @@ class MailApplyRepository(RepoBase):
                         self._request_check(session, row, now, note)
                         checked.append(row.id)
                     if move_to is not None:
-                        self._set_state(session, row, move_to, now=now, kind=OUTCOME_EVENT, detail=detail)
+                        self._set_state(session, row, move_to, now=now, kind=OUTCOME_EVENT, detail=note)
+                        if effect.outcome_note is not None:
+                            row.outcome_note = effect.outcome_note
                         moved.append((row.id, move_to))
                 touched = checked + [case_id for case_id, _ in moved]
                 if touched:
@@ -219,6 +230,21 @@ class MailApplyRepository(RepoBase):
         if self._postgres:
             query = query.with_for_update(of=CaseRow)
         return {row.id: row for row in session.execute(query).unique().scalars()}
+
+    @staticmethod
+    def _state_changed_at(session: Session, rows: Mapping[int, CaseRow]) -> dict[int, datetime]:
+        """Case id → when it last changed state (newest event with another from-state)."""
+        if not rows:
+            return {}
+        query = (
+            select(CaseEventRow.case_id, func.max(CaseEventRow.at))
+            .where(
+                CaseEventRow.case_id.in_(list(rows)),
+                or_(CaseEventRow.from_state.is_(None), CaseEventRow.from_state != CaseEventRow.to_state),
+            )
+            .group_by(CaseEventRow.case_id)
+        )
+        return {case_id: at for case_id, at in session.execute(query).all() if at is not None}
 
     def _request_check(self, session: Session, row: CaseRow, now: datetime, detail: dict[str, Any]) -> None:
         if row.check_due_at is None or row.check_due_at > now:
@@ -261,5 +287,11 @@ class MailApplyRepository(RepoBase):
         session.flush()
 
 
-def _open(row: CaseRow) -> OpenCase:
-    return OpenCase(id=row.id, order_id=row.order_id, kind=CaseKind(row.kind), state=CaseState(row.state))
+def _open(row: CaseRow, changed_at: datetime | None) -> OpenCase:
+    return OpenCase(
+        id=row.id,
+        order_id=row.order_id,
+        kind=CaseKind(row.kind),
+        state=CaseState(row.state),
+        state_changed_at=changed_at or row.created_at,
+    )

@@ -3,7 +3,9 @@ to their final state through the scheduler service (`python -m bot run`), the po
 and status changes on the sandbox clock; every state change reaches the webhook receiver once.
 
 Each order of `sandbox/scenarios/e2e.yaml` has one seller behaviour; the expected end of each
-case follows from it (bot/outcomes.py, bot/mail/effects.py): approved for a cancellation that
+case follows from it as the order page shows it (bot/outcomes.py; the portal's mails only make
+the status check due, bot/mail/effects.py), and every final state is set by a status check, never
+by a mail alone: approved for a cancellation that
 happened, rejected when the seller refuses, refunded when the money came back, and a
 counter-proposal of 50% is disagreed with (policy: at least 80%) and then refunded by the platform.
 """
@@ -152,6 +154,8 @@ def test_twenty_cases_to_their_final_state(mail_server: MailServer, tmp_path: Pa
         assert code == 0, service.tail()
         ends = {i: store.cases.get(i).state for i in expected}
         assert ends == expected, service.tail()
+        for case_id in expected:  # the order pages decided every outcome, no mail alone
+            assert all(e.kind != "mail_outcome" for e in store.cases.history(case_id)), case_id
         for case_id in expected:  # one request per case; a counter-offer also got one answer
             case = store.cases.get(case_id)
             by_kind = sb.admin.submissions(case.order_id)["by_kind"]

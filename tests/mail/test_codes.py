@@ -12,9 +12,10 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import ConfigError, LoginRejectedError, MailLoginError, MailUnavailableError
-from bot.mail.codes import ImapCodeSource, compile_code_pattern, extract_code, sender_matches
+from bot.mail.codes import ImapCodeSource, compile_code_pattern, extract_code
 from bot.mail.imap import MailboxClient, MailboxState
 from bot.mail.message import parse_message
+from bot.mail.sender import sender_matches
 from tests.fixtures.mail import Mailbox, deliver, make_message
 
 SENDER = "transaction@notice.aliexpress.com"

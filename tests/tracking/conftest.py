@@ -109,6 +109,16 @@ def portal_mail(
                         message_id=message_id or make_msgid(domain="notice.example.test"))  # fmt: skip
 
 
+def raw_mail(box: Mailbox, subject: str, order_id: str | None, from_value: str, *,
+             date: str = "Sat, 1 Mar 2025 10:00:00 +0000", extra: str = "") -> bytes:
+    """A portal-shaped mail written byte by byte, with a From header `from_value` exactly as
+    given (display-name tricks the email package refuses to write), and `extra` header lines."""
+    link = f"https://www.aliexpress.com/p/order/detail.html?tradeOrderId={order_id}" if order_id else ""
+    return (f"{extra}From: {from_value}\r\nTo: {box.email}\r\nSubject: {subject}\r\nDate: {date}\r\n"
+            f"Message-ID: {make_msgid(domain='notice.example.test')}\r\n\r\n"
+            f"Something happened to your order.\r\nView order: {link}\r\n").encode("utf-8", "surrogateescape")
+
+
 def send(box: Mailbox, raw: bytes) -> None:
     """Deliver over LMTP."""
     deliver(box.server, box.email, raw)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.mail.classify import LOGIN_CODE, MailClassifier, MailSignal, message_key
-from bot.mail.effects import CLOSED, OUTCOMES, effects_for, outcome_for, planner
+from bot.mail.effects import CLOSED, OUTCOMES, TRUSTED_NOTE, effects_for, outcome_for, planner
 from bot.mail.message import MailMessage, parse_message
+from bot.mail.sender import AuthResults
 from bot.models import CaseKind
 from bot.states import CaseState
 from bot.store import OpenCase
@@ -19,6 +20,8 @@ from tests.tracking.conftest import PORTAL
 
 OID = "3042417938137135"
 OID2 = "3042417938137136"
+RECEIVED = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+EARLIER = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def _parsed(subject: str, body: str = "", *, sender: str = PORTAL, html: str | None = None,
@@ -142,18 +145,52 @@ def test_closed_mail_is_never_an_outcome_for_any_case_kind_or_state() -> None:
     for kind in CaseKind:
         assert outcome_for(CLOSED, kind) is None
         for state in CaseState:
-            effects = effects_for(signal, [OpenCase(1, OID, kind, state)])
-            assert [(e.request_check, e.move_to) for e in effects] == [(True, None)]
+            for trusted in (False, True):
+                effects = effects_for(signal, [OpenCase(1, OID, kind, state)], trusted=trusted)
+                assert [(e.request_check, e.move_to) for e in effects] == [(True, None)]
+
+
+def test_outcome_mails_only_hint_and_request_checks() -> None:
+    """Mail is a doorbell: an outcome mail (which anyone can forge with the portal's exact From
+    address) asks for a status check of each open case of its order and moves none of them."""
+    for kind in {k for k, _ in OUTCOMES}:
+        signal = MailSignal(kind, (OID,), "k", RECEIVED)
+        cases = [OpenCase(n, OID, case_kind, state, EARLIER)
+                 for n, (case_kind, state) in enumerate(
+                     [(k, s) for k in CaseKind for s in CaseState], start=1)]  # fmt: skip
+        effects = effects_for(signal, cases)
+        assert [e.case_id for e in effects] == [c.id for c in cases]
+        assert all(e.request_check and e.move_to is None and e.outcome_note is None for e in effects)
+        for effect, case in zip(effects, cases, strict=True):
+            hint = outcome_for(kind, case.kind)
+            assert (effect.note or {}).get("hint") == (hint.value if hint else None)
 
 
 def test_outcomes_apply_only_to_their_case_kind_and_order() -> None:
-    signal = MailSignal("cancel_approved", (OID,), "k", None)
+    signal = MailSignal("cancel_approved", (OID,), "k", RECEIVED)
     cases = [
-        OpenCase(1, OID, CaseKind.CANCEL, CaseState.SUBMITTED),
-        OpenCase(2, OID, CaseKind.REFUND, CaseState.SUBMITTED),
-        OpenCase(3, OID2, CaseKind.CANCEL, CaseState.SUBMITTED),
+        OpenCase(1, OID, CaseKind.CANCEL, CaseState.SUBMITTED, EARLIER),
+        OpenCase(2, OID, CaseKind.REFUND, CaseState.SUBMITTED, EARLIER),
+        OpenCase(3, OID2, CaseKind.CANCEL, CaseState.SUBMITTED, EARLIER),
     ]
-    effects = {e.case_id: e for e in effects_for(signal, cases)}
+    effects = {e.case_id: e for e in effects_for(signal, cases, trusted=True)}
     assert set(effects) == {1, 2}
     assert effects[1].move_to is CaseState.APPROVED and effects[2].move_to is None
+    assert effects[1].outcome_note == TRUSTED_NOTE and (effects[1].note or {})["why"] == TRUSTED_NOTE
     assert all(e.request_check for e in effects.values())
+    untrusted = {e.case_id: e for e in effects_for(signal, cases)}
+    assert untrusted[1].move_to is None and (untrusted[1].note or {}) == {"hint": "approved"}
+
+
+def test_trusted_mail_moves_only_when_newer_than_the_last_change_and_not_failing_auth() -> None:
+    case = OpenCase(1, OID, CaseKind.CANCEL, CaseState.SUBMITTED, RECEIVED)
+    for received in (RECEIVED, EARLIER, None):  # not newer, older, undated
+        signal = MailSignal("cancel_rejected", (OID,), "k", received)
+        [effect] = effects_for(signal, [case], trusted=True)
+        assert effect.move_to is None and "move_skipped" in (effect.note or {}), received
+    failing = AuthResults("mx.buyer.test", dkim="fail", dkim_domain="notice.aliexpress.com")
+    later = RECEIVED + timedelta(minutes=1)
+    [vetoed] = effects_for(MailSignal("cancel_rejected", (OID,), "k", later, failing), [case], trusted=True)
+    assert vetoed.move_to is None and "Authentication-Results" in (vetoed.note or {})["move_skipped"]
+    [moved] = effects_for(MailSignal("cancel_rejected", (OID,), "k", later), [case], trusted=True)
+    assert moved.move_to is CaseState.REJECTED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from imapclient import IMAPClient
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.errors import MailUnavailableError, SecretMissingError
 from bot.mail.classify import MailSignal
+from bot.mail.effects import TRUSTED_NOTE
 from bot.mail.poller import MailPoller, PollResult
 from bot.models import Account, CaseKind, NewCase
 from bot.states import CaseState
@@ -21,6 +23,7 @@ from bot.store._tables import ProcessedMessageRow
 from flows.pack import Pack
 from tests.fixtures.mail import Mailbox, make_message
 from tests.mail.hostile import HOSTILE
+from tests.mail.test_sender import FORGED_FROM
 from tests.tracking.conftest import (
     MAILBOX_PW_VAR,
     FrozenClock,
@@ -28,6 +31,7 @@ from tests.tracking.conftest import (
     make_poller,
     next_order_id,
     portal_mail,
+    raw_mail,
     send,
     submitted_case,
 )
@@ -157,6 +161,9 @@ def test_foreign_forged_malformed_and_unknown_mail_is_ignored_without_error(
     ]
     for sender in forged:
         send(mailbox, portal_mail(mailbox, f"Order {oid}: Cancellation approved", oid, sender=sender))
+    # display-name tricks the email package cannot even write: raw headers
+    for sender in FORGED_FROM.values():
+        send(mailbox, raw_mail(mailbox, f"Order {oid}: Cancellation approved", oid, sender))
     send(mailbox, make_message(f"Re: your order {oid}", "not from the portal", to=mailbox.email,
                                sender="Friend <friend@example.test>"))  # fmt: skip
     for raw in HOSTILE.values():
@@ -164,7 +171,7 @@ def test_foreign_forged_malformed_and_unknown_mail_is_ignored_without_error(
     send(mailbox, portal_mail(mailbox, "Big savings this weekend!"))  # portal, but no rule
     send(mailbox, portal_mail(mailbox, "Order 12345: Cancellation approved"))  # no valid id anywhere
     send(mailbox, portal_mail(mailbox, "Your AliExpress verification code", None))  # login code
-    total = 4 + 1 + len(HOSTILE) + 3
+    total = 4 + len(FORGED_FROM) + 1 + len(HOSTILE) + 3
 
     result = make_poller(store, pack, mailbox, clock).poll_account("alice")
 
@@ -172,10 +179,12 @@ def test_foreign_forged_malformed_and_unknown_mail_is_ignored_without_error(
     assert store.cases.get(case.id).state is CaseState.SUBMITTED
     assert _events(store, case.id, "status_check_requested") == []
     assert _check_due(store, case.id) is None
-    # a genuine mail afterwards still works
+    # a genuine mail afterwards still rings the doorbell (the page decides the state)
     send(mailbox, portal_mail(mailbox, f"Order {oid}: Cancellation approved", oid))
     assert make_poller(store, pack, mailbox, clock).poll_account("alice").applied == 1
-    assert store.cases.get(case.id).state is CaseState.APPROVED
+    assert store.cases.get(case.id).state is CaseState.SUBMITTED
+    assert [d["hint"] for d in _events(store, case.id, "status_check_requested")] == ["approved"]
+    assert _check_due(store, case.id) == clock.now
 
 
 def test_closed_mail_requests_a_status_check_and_never_approves(
@@ -204,16 +213,63 @@ def test_closed_mail_requests_a_status_check_and_never_approves(
         assert _check_due(store, case.id) == clock.now
 
 
-def test_unambiguous_outcomes_move_cases_and_others_only_check(
+def test_exact_address_outcome_mails_move_no_case_and_only_request_checks(
     store: Store, pack: Pack, mailbox: Mailbox, clock: FrozenClock
 ) -> None:
+    """Anyone can send a mail with the portal's exact From address: an outcome mail rings the
+    doorbell (a status check due now, its hint recorded) and moves nothing; the page decides."""
+    add_account(store, "alice", mailbox.email)
+    approved = submitted_case(store, "alice")
+    rejected = submitted_case(store, "alice")
+    refunded = submitted_case(store, "alice", CaseKind.REFUND)
+    refund_rejected = submitted_case(store, "alice", CaseKind.REFUND)
+    countered = submitted_case(store, "alice", CaseKind.REFUND)
+    escalated = submitted_case(store, "alice", CaseKind.REFUND)
+    wrong_kind = submitted_case(store, "alice", CaseKind.REFUND)  # a cancel mail for a refund case
+    mails = [
+        (approved, "Cancellation approved", "approved"),
+        (rejected, "Cancellation rejected", "rejected"),
+        (refunded, "Refund complete", "refunded"),
+        (refund_rejected, "Refund request rejected", "rejected"),
+        (countered, "Seller proposed a solution", "counter_offer"),
+        (escalated, "Dispute escalated to AliExpress", None),
+        (wrong_kind, "Cancellation approved", None),
+    ]
+    auth = ("Authentication-Results: mx.buyer.test; dkim=pass header.d=notice.aliexpress.com; "
+            "spf=pass smtp.mailfrom=notice.aliexpress.com; dmarc=pass header.from=notice.aliexpress.com")
+    for case, step, _ in mails:
+        mail = portal_mail(mailbox, f"Order {case.order_id}: {step}", case.order_id)
+        send(mailbox, auth.encode() + b"\r\n" + mail)
+    clock.advance(60)
+    result = make_poller(store, pack, mailbox, clock).poll_account("alice")
+
+    assert result.applied == len(mails)
+    for case, _, hint in mails:
+        assert store.cases.get(case.id).state is CaseState.SUBMITTED
+        assert [e for e in store.cases.history(case.id) if e.kind == "mail_outcome"] == []
+        [check] = _events(store, case.id, "status_check_requested")
+        assert check.get("hint") == hint and "trusted" not in check
+        assert check["auth"] == {"authserv_id": "mx.buyer.test", "dkim": "pass",
+                                 "dkim_domain": "notice.aliexpress.com", "spf": "pass",
+                                 "spf_domain": "notice.aliexpress.com", "dmarc": "pass",
+                                 "dmarc_domain": "notice.aliexpress.com"}  # fmt: skip
+        assert _check_due(store, case.id) == clock.now
+    due = {t.case_id for t in store.tracking.due_checks([CaseState.SUBMITTED])}
+    assert {case.id for case, _, _ in mails} <= due
+
+
+def test_trusted_account_outcome_mails_move_cases_and_say_so(
+    store: Store, pack: Pack, mailbox: Mailbox, clock: FrozenClock
+) -> None:
+    """An operator who trusts an account's mail (its pages cannot be read) lets an outcome mail
+    move the case; the history and the outcome note say it was the mail alone."""
     add_account(store, "alice", mailbox.email)
     approved = submitted_case(store, "alice")
     rejected = submitted_case(store, "alice")
     refunded = submitted_case(store, "alice", CaseKind.REFUND)
     countered = submitted_case(store, "alice", CaseKind.REFUND)
     escalated = submitted_case(store, "alice", CaseKind.REFUND)
-    wrong_kind = submitted_case(store, "alice", CaseKind.REFUND)  # a cancel mail for a refund case
+    wrong_kind = submitted_case(store, "alice", CaseKind.REFUND)
     mails = [
         (approved, "Cancellation approved"),
         (rejected, "Cancellation rejected"),
@@ -224,7 +280,9 @@ def test_unambiguous_outcomes_move_cases_and_others_only_check(
     ]
     for case, step in mails:
         send(mailbox, portal_mail(mailbox, f"Order {case.order_id}: {step}", case.order_id))
-    make_poller(store, pack, mailbox, clock).poll_account("alice")
+    poller = make_poller(store, pack, mailbox, clock)
+    poller.settings = poller.settings.model_copy(update={"trust_mail_accounts": ("alice",)})
+    poller.poll_account("alice")
 
     expected = [CaseState.APPROVED, CaseState.REJECTED, CaseState.REFUNDED, CaseState.COUNTER_OFFER,
                 CaseState.SUBMITTED, CaseState.SUBMITTED]  # fmt: skip
@@ -233,14 +291,33 @@ def test_unambiguous_outcomes_move_cases_and_others_only_check(
         assert len(_events(store, case.id, "status_check_requested")) == 1
     moved = [e for e in store.cases.history(approved.id) if e.kind == "mail_outcome"]
     assert len(moved) == 1 and moved[0].from_state is CaseState.SUBMITTED
-    assert moved[0].detail["signal"] == "cancel_approved"
+    assert moved[0].detail["signal"] == "cancel_approved" and moved[0].detail["trusted"] is True
+    assert moved[0].detail["why"] == TRUSTED_NOTE == store.cases.get(approved.id).outcome_note
+    assert "moved by mail alone" in TRUSTED_NOTE
+
+
+def test_trusted_account_mail_older_than_the_last_change_moves_nothing(
+    store: Store, pack: Pack, mailbox: Mailbox, clock: FrozenClock
+) -> None:
+    """A trusted account's outcome mail that arrived before the case last changed state (here:
+    the case was submitted after the mail came in) only asks for a check."""
+    add_account(store, "alice", mailbox.email)
+    clock.now = datetime.now(UTC) + timedelta(hours=1)  # the case changes after the mail arrives
+    case = submitted_case(store, "alice")
+    send(mailbox, portal_mail(mailbox, f"Order {case.order_id}: Cancellation rejected", case.order_id))
+    poller = make_poller(store, pack, mailbox, clock)
+    poller.settings = poller.settings.model_copy(update={"trust_mail_accounts": ("alice",)})
+    assert poller.poll_account("alice").applied == 1
+    assert store.cases.get(case.id).state is CaseState.SUBMITTED
+    [check] = _events(store, case.id, "status_check_requested")
+    assert check["hint"] == "rejected" and "not newer" in str(check["move_skipped"])
 
 
 def test_cases_a_mail_moved_are_handed_on_after_the_commit(
     store: Store, pack: Pack, mailbox: Mailbox, clock: FrozenClock
 ) -> None:
-    """The service re-renders a case's report when a mail moved it; the hook sees the committed
-    state, and a failing hook neither undoes the mail nor stops the poll."""
+    """The service re-renders a case's report when a mail moved it (a trusted account's); the
+    hook sees the committed state, and a failing hook neither undoes the mail nor stops the poll."""
     add_account(store, "alice", mailbox.email)
     approved = submitted_case(store, "alice")
     shipping = submitted_case(store, "alice")  # only a status check: not handed on
@@ -255,7 +332,9 @@ def test_cases_a_mail_moved_are_handed_on_after_the_commit(
     for case, step in ((approved, "Cancellation approved"), (shipping, "Ready to ship"),
                        (refunded, "Refund complete")):
         send(mailbox, portal_mail(mailbox, f"Order {case.order_id}: {step}", case.order_id))
-    result = make_poller(store, pack, mailbox, clock, on_case_moved=follow_up).poll_account("alice")
+    poller = make_poller(store, pack, mailbox, clock, on_case_moved=follow_up)
+    poller.settings = poller.settings.model_copy(update={"trust_mail_accounts": ("alice",)})
+    result = poller.poll_account("alice")
     assert result.applied == 3
     assert seen == [(approved.id, CaseState.APPROVED), (refunded.id, CaseState.REFUNDED)]
     assert store.cases.get(approved.id).state is CaseState.APPROVED  # the hook's failure undid nothing
@@ -268,7 +347,9 @@ def test_outcome_not_allowed_from_the_current_state_only_requests_a_check(
     new = NewCase(account="alice", order_id=next_order_id(), kind=CaseKind.CANCEL, reason="changed_mind")
     case = store.cases.create(new)  # still queued: queued → approved is not in the state table
     send(mailbox, portal_mail(mailbox, f"Order {case.order_id}: Cancellation approved", case.order_id))
-    make_poller(store, pack, mailbox, clock).poll_account("alice")
+    poller = make_poller(store, pack, mailbox, clock)
+    poller.settings = poller.settings.model_copy(update={"trust_mail_accounts": ("alice",)})
+    poller.poll_account("alice")
     assert store.cases.get(case.id).state is CaseState.QUEUED
     checks = _events(store, case.id, "status_check_requested")
     assert len(checks) == 1 and checks[0]["move_refused"] == "approved"
@@ -289,10 +370,11 @@ def test_german_subjects_are_classified(
     send(mailbox, portal_mail(mailbox, f"Bestellung {refunded.order_id}: Erstattung abgeschlossen"))
     result = make_poller(store, pack, mailbox, clock).poll_account("alice")
     assert result.applied == 3
-    assert store.cases.get(approved.id).state is CaseState.APPROVED
-    assert store.cases.get(shipping.id).state is CaseState.SUBMITTED
-    assert store.cases.get(refunded.id).state is CaseState.REFUNDED
+    for case in (approved, shipping, refunded):
+        assert store.cases.get(case.id).state is CaseState.SUBMITTED
     assert [d["signal"] for d in _events(store, shipping.id, "status_check_requested")] == ["ready_to_ship"]
+    assert [d["hint"] for d in _events(store, approved.id, "status_check_requested")] == ["approved"]
+    assert [d["hint"] for d in _events(store, refunded.id, "status_check_requested")] == ["refunded"]
 
 
 def test_mail_for_an_order_without_a_case_is_recorded_without_effect(
