@@ -110,10 +110,10 @@ class Engine:
         """Resolve the account's secret references at the moment of use (never stored).
         Raises SecretMissingError (a ConfigError) naming the first reference that resolves to
         nothing."""
-        secrets_file = self.settings.secrets_file
+        secrets_file, strict = self.settings.secrets_file, self.settings.strict_secrets
 
         def secret(ref: str | None) -> str | None:
-            return resolve_secret(ref, secrets_file=secrets_file) if ref else None
+            return resolve_secret(ref, secrets_file=secrets_file, strict=strict) if ref else None
 
         password = secret(account.password_ref)
         assert password is not None
