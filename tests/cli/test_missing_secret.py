@@ -69,9 +69,12 @@ def test_the_service_parks_only_the_account_without_its_secret(cli: Cli) -> None
                     store.cases.get(ann["id"]).state is CaseState.NEEDS_HUMAN
                     and store.cases.get(bernd["id"]).state is CaseState.SUBMITTED
                 ),
-                120,
+                300,
                 "ann's case to wait and bernd's to be submitted",
             )
+        except AssertionError as timeout:
+            states = {c.account: (c.state.value, c.last_error) for c in store.cases.list_cases()}
+            raise AssertionError(f"{timeout}: {states}\n{service.tail()}") from None
         finally:
             code = service.stop()
         assert code == 0, service.tail()
