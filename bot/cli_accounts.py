@@ -2,8 +2,10 @@
 
 The database only ever holds secret REFERENCES (`env:NAME`, `file:key`); values are read from
 the environment or the secrets file at the moment of use and never printed. `add` checks that
-each reference resolves (unless `--no-check`) and refuses a value given where a reference
-belongs, without repeating it.
+each reference resolves (unless `--no-check`) and — with or without `--no-check` — refuses
+anything not shaped like a reference (a value given where a reference belongs, also as
+`env:<the value>`), showing the expected form, never what was given. A secrets file that is
+unusable (unreadable, or open to others under RECOUP_STRICT_SECRETS) exits 6.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.cli_runtime import Runtime, runtime, service_running
 from bot.display import line, shown
 from bot.errors import ChallengeRequiredError, InputError, PortalUnavailableError, SecretMissingError
 from bot.models import Account
-from bot.secrets import env_ref_for, resolve_secret, validate_secret_ref
+from bot.secrets import REF_FORM, env_ref_for, resolve_secret, validate_secret_ref
 from flows.env import FlowEnv
 from flows.login import log_in
 from flows.pages.base import PortalPage
@@ -50,7 +52,8 @@ def _ref(given: str | None, default: str | None, what: str) -> str | None:
         return validate_secret_ref(ref)
     except SecretMissingError:
         raise InputError(
-            f"--{what}-ref must be a reference like env:NAME or file:key (never the secret itself)"
+            f"--{what}-ref must be a reference like {REF_FORM}, never the secret itself "
+            "(what was given is not shown)"
         ) from None
 
 
@@ -108,8 +111,10 @@ def add(
                 if ref is None:
                     continue
                 try:
-                    resolve_secret(ref, secrets_file=settings.secrets_file)
+                    resolve_secret(ref, secrets_file=settings.secrets_file, strict=settings.strict_secrets)
                 except SecretMissingError as exc:
+                    if "ref" not in exc.context:  # the secrets file itself is unusable: exit 6
+                        raise
                     raise InputError(f"{field.removesuffix('_ref')}: {exc} (or pass --no-check)") from None
         account = Account(
             name=name,

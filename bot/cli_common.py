@@ -121,8 +121,11 @@ _STATE_CODES: dict[CaseState, ExitCode] = {
 
 def exit_code_for_run(case: Case, last_error_type: str | None) -> ExitCode:
     """The exit code after running `case` once: by its state, refined by the last error (a
-    case re-queued after a passing fault is 5; one the portal failed for bad input is 2)."""
+    case re-queued after a passing fault is 5; one the portal failed for bad input is 2; one
+    parked because the account's configuration is wrong, e.g. a missing secret, is 6)."""
     error = _error_class(last_error_type)
+    if case.state is CaseState.NEEDS_HUMAN and error is not None and issubclass(error, ConfigError):
+        return ExitCode.CONFIG
     if case.state is CaseState.QUEUED and error is not None:
         return ExitCode.UNAVAILABLE
     if case.state is CaseState.FAILED and error is not None and issubclass(error, InputError):

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     secrets_file: Path | None = None
     """Optional YAML/`.env`-style file holding account passwords and TOTP secrets."""
 
+    strict_secrets: bool = False
+    """Refuse a secrets file that group or others may read or write (exit 6) instead of only
+    warning about it."""
+
     imap_host: str = "127.0.0.1"
     """IMAP server of the accounts' mailboxes."""
 

@@ -12,7 +12,8 @@ Promises:
 * at the end of a run the lease is released (a case still `running` goes back to `queued`;
   `submitting` stays for reconciliation). A runner exception never escapes: it is logged (type
   and message only — no tracebacks with local values, so no secrets) and recorded as an attempt
-  (retry with backoff, fail when the budget is spent, needs_human for a bug);
+  (retry with backoff, fail when the budget is spent, needs_human for a bug or a
+  configuration problem such as a missing secret);
 * :meth:`Dispatcher.drain` stops claiming and lets in-flight runs finish within a timeout; the
   rest are cancelled and their leases released.
 
@@ -294,8 +295,8 @@ class Dispatcher:
         if case.state is not CaseState.RUNNING:
             return None
         policy = self.store.cases.retry_policy
-        if error.action is Action.NEEDS_HUMAN:
-            return CaseState.NEEDS_HUMAN
+        if error.action in (Action.NEEDS_HUMAN, Action.FIX_CONFIG):
+            return CaseState.NEEDS_HUMAN  # a missing secret waits for the operator, never fails
         if error.action is Action.RELOGIN:
             exhausted = case.session_attempts + 1 >= policy.max_session_attempts
         elif error.action is Action.RETRY:

@@ -10,7 +10,9 @@ and records the outcome in the store:
   portal already shows the request, raises AlreadyRequestedError: the case becomes `submitted`
   without any click; only when the page shows no request is the form filled again;
 * every failure is a typed error whose `action` decides: retry (back to `queued` with backoff),
-  re-login (the session budget), needs a human, or give up (`failed`).
+  re-login (the session budget), needs a human, fix the configuration (`needs_human`, no budget
+  spent: the account's secrets are resolved before the browser opens, so a missing one parks
+  the case with nothing clicked), or give up (`failed`).
 
 `Engine.check_account` reads the statuses of one account's open cases in ONE browser session
 and moves each case by what the portal shows (see :mod:`bot.outcomes`); a seller's
@@ -35,6 +37,7 @@ from playwright.async_api import Page
 from bot.browser import BrowserManager
 from bot.config import Settings
 from bot.errors import (
+    Action,
     AlreadyRequestedError,
     InvalidTransitionError,
     NeedsHumanError,
@@ -104,11 +107,13 @@ class Engine:
         return self.settings.evidence_dir / f"case-{case_id}"
 
     def credentials(self, account: Account) -> Credentials:
-        """Resolve the account's secret references at the moment of use (never stored)."""
-        secrets_file = self.settings.secrets_file
+        """Resolve the account's secret references at the moment of use (never stored).
+        Raises SecretMissingError (a ConfigError) naming the first reference that resolves to
+        nothing."""
+        secrets_file, strict = self.settings.secrets_file, self.settings.strict_secrets
 
         def secret(ref: str | None) -> str | None:
-            return resolve_secret(ref, secrets_file=secrets_file) if ref else None
+            return resolve_secret(ref, secrets_file=secrets_file, strict=strict) if ref else None
 
         password = secret(account.password_ref)
         assert password is not None
@@ -255,11 +260,14 @@ class Engine:
         target = self._after_failure(current.state, error, attempt.budget_exhausted)
         if target is None or target is current.state:
             return current.state
+        note = error.message if target in (CaseState.NEEDS_HUMAN, CaseState.FAILED) else None
+        if error.action is Action.FIX_CONFIG:
+            note = f"{error.message}; fix the configuration, then `recoup cases retry {case.id}`"
         try:
             moved = await asyncio.to_thread(
                 self.store.cases.transition, case.id, target, expected_from=current.state,
                 owner=worker, detail={"error": type(error).__name__, "message": error.message},
-                outcome_note=error.message if target in (CaseState.NEEDS_HUMAN, CaseState.FAILED) else None,
+                outcome_note=note,
             )
         except (InvalidTransitionError, StaleStateError):
             return (await asyncio.to_thread(self.store.cases.get, case.id)).state
@@ -269,16 +277,15 @@ class Engine:
     def _after_failure(state: CaseState, error: RecoupError, exhausted: bool) -> CaseState | None:
         """Where a failed attempt leaves the case. In `submitting` the click may have landed:
         such a case never goes back to `queued` (it stays for reconciliation) and never fails
-        blindly (a human decides when the budget is spent)."""
-        from bot.errors import Action
-
+        blindly (a human decides when the budget is spent). A configuration problem (a missing
+        secret) never fails a case: it waits for the operator in `needs_human`."""
         if isinstance(error, SubmitUnconfirmedError):
             return CaseState.NEEDS_HUMAN if exhausted else None
         if error.action in (Action.RETRY, Action.RELOGIN):
             if state is CaseState.SUBMITTING:
                 return CaseState.NEEDS_HUMAN if exhausted else None
             return CaseState.FAILED if exhausted else CaseState.QUEUED
-        if error.action is Action.NEEDS_HUMAN:
+        if error.action in (Action.NEEDS_HUMAN, Action.FIX_CONFIG):
             return CaseState.NEEDS_HUMAN
         return CaseState.NEEDS_HUMAN if state is CaseState.SUBMITTING else CaseState.FAILED
 

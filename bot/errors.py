@@ -16,9 +16,9 @@ decision in a form the engine reads::
     │   ├── DuplicateCaseError        same account + order + kind exists; points to it
     │   └── InvalidTransitionError    the state table forbids the change; nothing written
     │       └── StaleStateError       the case is no longer in the expected state
-    ├── ConfigError                   give_up      settings or selector pack invalid
+    ├── ConfigError                   fix_config   settings, selector pack or a secret invalid
     │   ├── PackError
-    │   ├── SecretMissingError        a secret reference resolves to nothing
+    │   ├── SecretMissingError        a secret reference is malformed or resolves to nothing
     │   └── SchedulerLockedError      another live scheduler holds the store's lock
     ├── TransientError                retry        with backoff, on the attempt budget
     │   ├── PortalUnavailableError    5xx, dropped connection, timeout loading a page
@@ -50,6 +50,10 @@ class Action(StrEnum):
     RETRY = "retry"
     RELOGIN = "relogin"
     NEEDS_HUMAN = "needs_human"
+    FIX_CONFIG = "fix_config"
+    """The setup is wrong, not the case: a command refuses to start (exit 6); a case waits in
+    `needs_human` with the cause (no budget spent, never `failed`) until an operator fixed the
+    configuration and retries it."""
     GIVE_UP = "give_up"
 
 
@@ -121,7 +125,12 @@ class StaleStateError(InvalidTransitionError):
 
 # ---- configuration ---------------------------------------------------------------------------
 class ConfigError(RecoupError):
-    """Settings are invalid or incomplete. Triggers: give up; the process should not start."""
+    """Settings are invalid or incomplete. Triggers: the command does not start (exit 6); a
+    case that meets it while running waits in `needs_human` with the message as its cause —
+    no attempt budget spent, never `failed` (the case is not at fault; `recoup cases retry`
+    runs it once the configuration is fixed)."""
+
+    action = Action.FIX_CONFIG
 
 
 class PackError(ConfigError):
@@ -129,8 +138,10 @@ class PackError(ConfigError):
 
 
 class SecretMissingError(ConfigError):
-    """A secret reference (`env:NAME` / `file:key`) is malformed or resolves to nothing.
-    The message names the reference, never a value. Triggers: give up for that account."""
+    """A secret reference (`env:NAME` / `file:key`) is malformed or resolves to nothing, or the
+    secrets file cannot be read (or is open to others under `RECOUP_STRICT_SECRETS`). The
+    message names the reference, never a value. Triggers: the account's cases wait in
+    `needs_human` (fix_config) until the secret is there; a command exits 6."""
 
 
 class SchedulerLockedError(ConfigError):

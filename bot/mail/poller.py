@@ -141,7 +141,8 @@ class MailPoller:
                 f"account {account_name} has no mailbox password reference", account=account_name
             )
         password = resolve_secret(
-            account.mailbox_password_ref, secrets_file=self.settings.secrets_file, environ=self._environ
+            account.mailbox_password_ref, secrets_file=self.settings.secrets_file, environ=self._environ,
+            strict=self.settings.strict_secrets,
         )
         user = account.mailbox_user or account.email
         total = PollResult()

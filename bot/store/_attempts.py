@@ -33,7 +33,8 @@ class AttemptOps(RepoBase):
     ) -> Attempt:
         """Record a finished attempt, count it, schedule the retry, optionally move the case.
 
-        Counting: an error whose action is RELOGIN counts on the session budget, anything else
+        Counting: an error whose action is RELOGIN counts on the session budget, FIX_CONFIG (a
+        missing secret, a bad setting: the case is not at fault) on no budget, anything else
         on the attempt budget. For RETRY / RELOGIN with budget left, `next_attempt_at` is set to
         now + backoff (jittered); when the budget is spent `budget_exhausted` is True and no
         retry is scheduled (the caller fails the case). `to_state` (e.g. queued to retry,
@@ -53,6 +54,8 @@ class AttemptOps(RepoBase):
             if action is Action.RELOGIN:
                 row.session_attempts += 1
                 used, budget = row.session_attempts, self._retry.max_session_attempts
+            elif action is Action.FIX_CONFIG:
+                used, budget = row.attempts, self._retry.max_attempts
             else:
                 row.attempts += 1
                 used, budget = row.attempts, self._retry.max_attempts

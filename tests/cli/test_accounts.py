@@ -48,6 +48,29 @@ def test_a_secret_given_instead_of_a_reference_is_refused_and_not_repeated(cli: 
     assert cli.counts() == before
 
 
+@pytest.mark.parametrize("option", ["--password-ref", "--totp-ref", "--mailbox-password-ref"])
+@pytest.mark.parametrize("shape", ["env:{pw}", "file:{pw}", "env:{pw} x", "env:{upper}", "file:{long}"])
+@pytest.mark.parametrize("no_check", [True, False])
+def test_a_secret_shaped_as_a_reference_is_refused_and_not_repeated(
+    cli: Cli, option: str, shape: str, no_check: bool
+) -> None:
+    """`env:<the password>` is no reference: refused with or without --no-check, for every
+    reference option, and the message shows the expected form, never what was given."""
+    password = cli.password("ann@buyer.test")  # e.g. ann-pass-1: lower case and dashes
+    cli.secret_env("ann", "ann@buyer.test")
+    given = shape.format(pw=password, upper=password.upper(), long="k" * 200)
+    before = cli.counts()
+    args = ["accounts", "add", "ann", "--email", "ann@buyer.test", option, given]
+    result = cli(*args, *(["--no-check"] if no_check else []), code=2)
+    assert f"{option} must be a reference like env:NAME" in result.output
+    for hidden in (password, password.upper(), "k" * 200):
+        assert hidden not in result.output
+    assert "ann-pass" not in result.output.lower()
+    assert cli.counts() == before
+    log = cli.data / "logs" / "recoup.log"
+    assert not log.exists() or password not in log.read_text()
+
+
 def test_a_reference_that_resolves_to_nothing_is_refused(cli: Cli) -> None:
     before = cli.counts()
     result = cli("accounts", "add", "zed", "--email", "zed@buyer.test", code=2)
@@ -64,6 +87,34 @@ def test_secrets_file_reference(cli: Cli) -> None:
     assert added["password_ref"] == "file:ann_pw"
     login = cli.json("accounts", "login", "ann")
     assert login["method"] == "password"
+
+
+def test_a_secrets_file_others_may_read_is_used_with_a_warning(cli: Cli) -> None:
+    secrets = cli.tmp / "secrets.yaml"
+    secrets.write_text(f"ann_pw: {cli.password('ann@buyer.test')}\n")
+    secrets.chmod(0o644)
+    cli.monkeypatch.setenv("RECOUP_SECRETS_FILE", str(secrets))
+    result = cli("accounts", "add", "ann", "--email", "ann@buyer.test", "--password-ref", "file:ann_pw")
+    assert f"secrets file {secrets} has mode 0644" in result.output
+    assert f"chmod 600 {secrets}" in result.output
+    assert cli.password("ann@buyer.test") not in result.output
+    assert [a["name"] for a in cli.json("accounts", "list")] == ["ann"]
+
+
+def test_strict_secrets_refuses_a_secrets_file_others_may_read(cli: Cli) -> None:
+    secrets = cli.tmp / "secrets.yaml"
+    secrets.write_text(f"ann_pw: {cli.password('ann@buyer.test')}\n")
+    secrets.chmod(0o640)
+    cli.monkeypatch.setenv("RECOUP_SECRETS_FILE", str(secrets))
+    cli.monkeypatch.setenv("RECOUP_STRICT_SECRETS", "true")
+    before = cli.counts()
+    args = ("accounts", "add", "ann", "--email", "ann@buyer.test", "--password-ref", "file:ann_pw")
+    refused = cli.json(*args, code=6)
+    assert refused["error"] == "SecretMissingError"
+    assert f"{secrets} has mode 0640" in refused["message"] and "chmod 600" in refused["message"]
+    assert cli.counts() == before
+    secrets.chmod(0o600)
+    assert cli.json(*args)["password_ref"] == "file:ann_pw"
 
 
 def test_login_signs_in_and_counts_the_orders(cli: Cli) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
-from bot.errors import PortalUnavailableError
+from bot.errors import PortalUnavailableError, SecretMissingError
 from bot.models import Case
 from bot.states import CaseState
 from bot.store import Store
@@ -163,6 +163,31 @@ async def test_runner_exceptions_never_stop_the_dispatcher(
     assert await dispatcher.tick() == [flaky.id]
     assert await dispatcher.join(WAIT)
     assert store.cases.get(flaky.id).state is CaseState.SUBMITTED
+
+
+async def test_a_missing_secret_parks_the_case_for_the_operator_and_spends_no_budget(
+    store: Store, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """A runner failing for a missing secret (configuration) parks that account's case in
+    needs_human, never failed, without spending the attempt budget; other accounts go on."""
+    settings = _settings(tmp_path, max_concurrency=3)
+    locked_out = cancel_case(store, settings, "alice")
+    fine = cancel_case(store, settings, "bob")
+    missing = SecretMissingError("secret env:RECOUP_PW_ALICE is not set in the environment")
+    runner = InstantRunner(store, fail={locked_out.id: missing})
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1")
+    assert sorted(await dispatcher.tick()) == sorted([locked_out.id, fine.id])
+    assert await dispatcher.join(WAIT)
+    assert store.cases.get(fine.id).state is CaseState.SUBMITTED
+    parked = store.cases.get(locked_out.id)
+    assert parked.state is CaseState.NEEDS_HUMAN and parked.lease_owner is None
+    assert parked.attempts == 0 and parked.next_attempt_at is None
+    assert "env:RECOUP_PW_ALICE is not set" in (parked.last_error or "")
+    store.cases.transition(locked_out.id, CaseState.QUEUED, expected_from=CaseState.NEEDS_HUMAN)
+    runner.fail.clear()  # the operator set the secret and retried the case
+    assert await dispatcher.tick() == [locked_out.id]
+    assert await dispatcher.join(WAIT)
+    assert store.cases.get(locked_out.id).state is CaseState.SUBMITTED
 
 
 class StuckRunner:

@@ -96,3 +96,35 @@ def test_secrets_never_in_the_database(
         for path in files:
             data = path.read_bytes()
             assert SECRET.encode() not in data and TOTP.encode() not in data
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [f"env:{SECRET}", "env:hunter2", f"file:{SECRET}", "env:A B", "env:" + "A" * 129, "file:x/y"],
+)
+def test_a_value_shaped_reference_is_refused_without_repeating_it(ref: str) -> None:
+    with pytest.raises(SecretMissingError) as caught:
+        resolve_secret(ref, environ={ref.removeprefix("env:"): "x"})
+    assert ref.partition(":")[2] not in str(caught.value)
+    assert "env:NAME or file:key" in str(caught.value)
+
+
+def test_a_secrets_file_others_may_read_warns_once_or_is_refused_when_strict(tmp_path: Path) -> None:
+    from loguru import logger
+
+    path = tmp_path / "open.yaml"
+    path.write_text(f"alice_password: {SECRET}\n")
+    path.chmod(0o604)
+    seen: list[str] = []
+    sink = logger.add(seen.append, level="WARNING", format="{message}")
+    try:
+        assert resolve_secret("file:alice_password", secrets_file=path) == SECRET
+        assert resolve_secret("file:alice_password", secrets_file=path) == SECRET
+    finally:
+        logger.remove(sink)
+    assert len(seen) == 1 and f"{path} has mode 0604" in seen[0] and "chmod 600" in seen[0]
+    with pytest.raises(SecretMissingError, match="mode 0604") as caught:
+        resolve_secret("file:alice_password", secrets_file=path, strict=True)
+    assert SECRET not in str(caught.value)
+    path.chmod(0o600)
+    assert resolve_secret("file:alice_password", secrets_file=path, strict=True) == SECRET
