@@ -60,6 +60,9 @@ class ExitCode(IntEnum):
     """Settings, selector pack or a secret reference are wrong or missing."""
     BUSY = 7
     """Another `recoup run` holds the store's scheduler lock."""
+    QUEUED = 8
+    """Queued, not run: the account stayed busy (another process runs one of its cases); the
+    note says whether a running service will pick the case up."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C."""
 

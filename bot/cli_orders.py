@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +28,7 @@ from bot.errors import AmountError, InputError, UnknownCaseError
 from bot.evidence import check_manifest
 from bot.models import Case, CaseKind, RefundType, normalize_order_id
 from bot.report import bundle_case
+from flows.money import parse_amount
 
 QueueOpt = Annotated[bool, typer.Option("--queue", help="Only queue the case; do not run it now.")]
 
@@ -69,14 +70,13 @@ class RefundKind(StrEnum):
 
 
 def _amount(text: str) -> tuple[Decimal, str | None]:
-    """`12.50`, `12.50 EUR` → (amount, currency or None). AmountError when not a number."""
+    """`12.50`, `12.50 EUR` → (amount, currency or None). AmountError when the amount is not a
+    plain decimal (:func:`flows.money.parse_amount`: no exponent, underscores, NaN, ...)."""
     parts = text.strip().split()
-    try:
-        value = Decimal(parts[0].replace(",", "."))
-    except (InvalidOperation, IndexError):
-        raise AmountError(f"amount {text!r} is not a number like 12.50") from None
+    if not parts or len(parts) > 2:
+        raise AmountError(f"amount {text!r} is not a number like 12.50")
     currency = parts[1].upper() if len(parts) > 1 else None
-    return value, currency
+    return parse_amount(parts[0]), currency
 
 
 def refund(

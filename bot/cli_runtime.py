@@ -4,14 +4,21 @@ A one-off command (`recoup cancel`, `recoup refund`, `cases approve|retry`) runs
 once in this process — unless a live `recoup run` holds the store's scheduler lock, in which
 case the case is only queued and the service picks it up (two processes never drive one
 account's browser at once that way).
+
+Before a one-off drives an account's browser (the amount check, the run) it holds the account
+(:func:`hold_account`): no case of the account may be leased by someone else (the dispatcher's
+rule: one leased case per account) and the account's named lock in the `scheduler_lock` table
+(`account:<name>`) must be free; it is taken, renewed and given back like the scheduler lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +27,13 @@ from decimal import Decimal
 from bot.browser import BrowserManager
 from bot.config import Settings
 from bot.engine import Engine
-from bot.errors import AmountError, LeaseLostError
+from bot.errors import AmountError, CurrencyMismatchError, LeaseLostError, SchedulerLockedError
 from bot.mail.codes import ImapCodeSource
 from bot.models import Case
 from bot.states import CaseState
 from bot.store import Store
 from flows.env import FlowEnv
-from flows.money import parse_money
+from flows.money import check_refund_amount
 from flows.orders import find_order
 from flows.pack import Pack, load_pack
 from flows.session import with_session
@@ -80,20 +87,28 @@ async def runtime(settings: Settings, store: Store) -> AsyncIterator[Runtime]:
         await browser.close()
 
 
-async def run_now(rt: Runtime, case_id: int) -> tuple[Case, str | None]:
-    """Claim the case, run it once through the engine, give the lease back; return the case as
-    it ends and the class name of the last attempt's error (None when it went through).
+@dataclass(frozen=True)
+class RunOutcome:
+    """How `run_now` left a case: the case as it ends, the class name of this run's last error
+    (None when it went through), and whether it ran at all (False: someone else held it)."""
 
-    A case someone else holds is left alone (returned as it is)."""
-    import asyncio
+    case: Case
+    error: str | None
+    ran: bool
 
+
+async def run_now(rt: Runtime, case_id: int) -> RunOutcome:
+    """Claim the case, run it once through the engine, give the lease back.
+
+    A case someone else holds (or whose account has another leased case) is left alone and
+    returned with `ran` False."""
     worker = worker_id()
     store = rt.store
     claimed = await asyncio.to_thread(
         store.cases.claim, case_id, worker, lease_seconds=rt.settings.lease_seconds
     )
     if claimed is None:
-        return await asyncio.to_thread(store.cases.get, case_id), None
+        return RunOutcome(await asyncio.to_thread(store.cases.get, case_id), None, ran=False)
     started = datetime.now(UTC)
     try:
         await rt.engine.run_case(claimed, worker)
@@ -106,19 +121,22 @@ async def run_now(rt: Runtime, case_id: int) -> tuple[Case, str | None]:
     attempts = await asyncio.to_thread(store.cases.attempts_of, case_id)
     last = attempts[-1] if attempts else None
     error = last.error_type if last is not None and last.finished_at >= _aware(started) else None
-    return case, error
+    return RunOutcome(case, error, ran=True)
 
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def check_amount(rt: Runtime, account_name: str, order_id: str, amount: Decimal) -> Decimal | None:
-    """Read the order's total on the portal (signed in as the account) and refuse an amount above
-    it with AmountError — before any case is written. Returns the total (None when the page
-    shows none). Raises the flows' typed errors (order not found, challenge, unavailable)."""
-    import asyncio
-
+async def check_amount(
+    rt: Runtime, account_name: str, order_id: str, amount: Decimal, currency: str | None
+) -> Decimal | None:
+    """Read the order's total on the portal (signed in as the account) and check `amount` against
+    it with :func:`flows.money.check_refund_amount` — before any case is written. The caller
+    must hold the account (:func:`hold_account`). Returns the total (None when the page shows
+    none). Raises AmountError for an amount above the total or a total in another currency
+    (bad input: nothing written), and the flows' typed errors (order not found, challenge,
+    unavailable)."""
     account = await asyncio.to_thread(rt.store.accounts.get, account_name)
     creds = rt.engine.credentials(account)
     env = FlowEnv(rt.pack, rt.settings, evidence=None, shots_dir=rt.settings.data_dir / "screenshots")
@@ -128,15 +146,99 @@ async def check_amount(rt: Runtime, account_name: str, order_id: str, amount: De
         card = await with_session(
             page, env, creds, lambda: find_order(page, env, order_id), code_source=rt.engine.code_source
         )
-    total = parse_money(card.total_text, rt.pack.money_re) if card.total_text else None
-    if total is not None and amount > total:
-        raise AmountError(
-            f"refund amount {amount} is above the total {total} of order {order_id} ({card.total_text}); "
-            "nothing was written",
-            amount=str(amount),
-            total=str(total),
+    try:
+        return check_refund_amount(
+            amount, currency, card.total_text or "", rt.pack.money_re, order_id=order_id
         )
-    return total
+    except CurrencyMismatchError as exc:
+        raise AmountError(f"{exc.message}; nothing was written", **exc.context) from None
+    except AmountError as exc:
+        raise AmountError(f"{exc.message}; nothing was written", **exc.context) from None
+
+
+ACCOUNT_LOCK_PREFIX = "account:"
+"""Name prefix of an account's lock row in the `scheduler_lock` table."""
+
+WAIT_POLL_SECONDS = 1.0
+"""How often a one-off looks again whether a busy account came free."""
+
+
+@dataclass(frozen=True)
+class AccountHold:
+    """What :func:`hold_account` got: `held` True, or False with who keeps the account busy."""
+
+    held: bool
+    busy_with: str | None = None
+
+
+def account_busy_with(store: Store, account_name: str, owner: str) -> str | None:
+    """Who other than `owner` uses the account now ("case 12 running", "another command (...)"),
+    or None when it is free."""
+    for case in store.cases.leased():
+        if case.account == account_name and case.lease_owner != owner:
+            return f"case {case.id} {case.state.value}"
+    holder = store.scheduler_lock.holder(ACCOUNT_LOCK_PREFIX + account_name)
+    if holder is not None and holder.owner != owner and _aware(holder.expires_at) > datetime.now(UTC):
+        return f"another command ({holder.owner}) is using it"
+    return None
+
+
+def _try_hold(store: Store, account_name: str, owner: str, ttl: float) -> str | None:
+    """Take the account's lock when no case of it is leased; None when held, else who is busy."""
+    busy = account_busy_with(store, account_name, owner)
+    if busy is not None:
+        return busy
+    try:
+        store.scheduler_lock.acquire(owner, ttl_seconds=ttl, name=ACCOUNT_LOCK_PREFIX + account_name)
+    except SchedulerLockedError:
+        return account_busy_with(store, account_name, owner) or "another command is using it"
+    busy = account_busy_with(store, account_name, owner)  # a case claimed meanwhile
+    if busy is not None:
+        store.scheduler_lock.release(owner, name=ACCOUNT_LOCK_PREFIX + account_name)
+    return busy
+
+
+@asynccontextmanager
+async def hold_account(
+    store: Store, settings: Settings, account_name: str, *, wait_seconds: float, say: Callable[[str], None]
+) -> AsyncIterator[AccountHold]:
+    """Hold the account for this process while the block runs (no other one-off's amount check
+    or run, and no case of it leased by anyone else, when it starts). A busy account is waited
+    for up to `wait_seconds` (`say` tells the person once); when it stays busy the block gets
+    `held` False and must not drive the account's browser. The lock is renewed while held and
+    given back on the way out. Raises StoreUnavailableError when the database fails."""
+    owner = worker_id()
+    name = ACCOUNT_LOCK_PREFIX + account_name
+    ttl = float(settings.lease_seconds)
+    deadline = time.monotonic() + wait_seconds
+    told = False
+    while True:
+        busy = await asyncio.to_thread(_try_hold, store, account_name, owner, ttl)
+        if busy is None:
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            yield AccountHold(held=False, busy_with=busy)
+            return
+        if not told:
+            say(f"account {account_name} is busy ({busy}); waiting up to {wait_seconds:g} s")
+            told = True
+        await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            with contextlib.suppress(SchedulerLockedError):
+                await asyncio.to_thread(store.scheduler_lock.renew, owner, ttl_seconds=ttl, name=name)
+
+    heartbeat = asyncio.create_task(renew())
+    try:
+        yield AccountHold(held=True)
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        await asyncio.to_thread(store.scheduler_lock.release, owner, name=name)
 
 
 OPEN_STATES = frozenset(

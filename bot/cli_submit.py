@@ -1,16 +1,23 @@
 """Creating a case from the command line and running it now (or queueing it for the service).
 
 Order of work, so that bad input never leaves anything behind: validate the input (order id,
-amount, reason against the pack, account, evidence files, duplicates), then — for a refund run
-now — read the order's total on the portal and refuse a larger amount, and only then create the
-case with :func:`bot.cases.create_case` (all or nothing). Then run it once, unless the service
-is running, approve-first holds it, or `--queue` was given.
+amount, reason against the pack, account, evidence files, duplicates); then hold the account
+(:func:`bot.cli_runtime.hold_account`: waits up to `account_wait_seconds` while another process
+runs one of its cases); then — for a refund, run now or `--queue` — read the order's total on the
+portal and refuse a larger amount (or a total in another currency), and only then create the case
+with :func:`bot.cases.create_case` (all or nothing). Then run it once, unless the service is
+running, approve-first holds it, or `--queue` was given.
+
+A one-off never drives an account's browser it does not hold: while the service runs, or when the
+account stays busy, the case is only queued (the amount then is checked by the engine right
+before the submit, see :meth:`bot.engine.Engine.run_case`) and the command says so — `"ran":
+false, "queued": true`, and exit 8 when it was meant to run now (0 with `--queue`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +25,10 @@ import typer
 
 from bot.cases import create_case
 from bot.cli_common import ExitCode, Out, case_dict, exit_code_for_run, state_style
-from bot.cli_runtime import Runtime, check_amount, run_now, runtime, service_running
+from bot.cli_runtime import Runtime, check_amount, hold_account, run_now, runtime, service_running
 from bot.config import Settings
 from bot.display import line, shown
-from bot.errors import InputError, PackError
+from bot.errors import InputError, PackError, PortalRefusalError, RecoupError
 from bot.evidence_input import check_evidence_with_settings
 from bot.models import Case, CaseKind, NewCase
 from bot.states import CaseState
@@ -58,9 +65,10 @@ def submit(
     """Validate, create and (normally) run the case; print the outcome; exit with its code."""
     new = NewCase.parse(raw)
     validate(store, settings, new, evidence)
-    queued_for_service = service_running(store)
-    run = not (queue_only or queued_for_service)
-    asyncio.run(_submit(out, settings, store, new, evidence, run=run, service=queued_for_service))
+    asyncio.run(_submit(out, settings, store, new, evidence, queue_only=queue_only))
+
+
+UNCHECKED = "the amount is checked against the order total right before the submit"
 
 
 async def _submit(
@@ -70,30 +78,75 @@ async def _submit(
     new: NewCase,
     evidence: Sequence[Path],
     *,
-    run: bool,
-    service: bool,
+    queue_only: bool,
 ) -> None:
-    if not run:
-        case = await asyncio.to_thread(create_case, store, settings, new, evidence=list(evidence))
-        why = "the running service will pick it up" if service else "queued (--queue)"
-        report(
-            out, case, None, ran=False, note=why if case.state is CaseState.QUEUED else "awaiting approval"
-        )
+    def create() -> Case:
+        return create_case(store, settings, new, evidence=list(evidence))
+
+    amount = new.amount if new.kind is CaseKind.REFUND else None
+    if service_running(store):  # the service may be driving this account's browser right now
+        case = await asyncio.to_thread(create)
+        note = "queued: the running service will pick it up" + (f"; {UNCHECKED}" if amount else "")
+        report(out, case, None, ran=False, note=_approval(case) or note)
+        return
+    if queue_only and amount is None:
+        case = await asyncio.to_thread(create)
+        report(out, case, None, ran=False, note=_approval(case) or "queued (--queue)")
         return
     async with runtime(settings, store) as rt:
-        if new.kind is CaseKind.REFUND and new.amount is not None:
-            await check_amount(rt, new.account, new.order_id, new.amount)
-        case = await asyncio.to_thread(create_case, store, settings, new, evidence=list(evidence))
-        if case.state is not CaseState.QUEUED:
-            report(out, case, None, ran=False, note="awaiting approval: `recoup cases approve`")
-            return
-        await run_and_report(out, rt, case.id)
+        wait = 0.0 if queue_only else settings.account_wait_seconds
+        async with hold_account(store, settings, new.account, wait_seconds=wait, say=_say(out)) as hold:
+            if not hold.held:
+                case = await asyncio.to_thread(create)
+                note = f"account {new.account} is busy ({hold.busy_with}): {_queued_note(store)}"
+                note += f"; {UNCHECKED}" if amount else ""
+                report(out, case, None, ran=False, note=_approval(case) or note,
+                       code=ExitCode.OK if queue_only else ExitCode.QUEUED)  # fmt: skip
+                return
+            deferred: str | None = None
+            if amount is not None:
+                try:
+                    await check_amount(rt, new.account, new.order_id, amount, new.currency)
+                except (InputError, PortalRefusalError):
+                    raise  # bad amount, unknown order: nothing written
+                except RecoupError as exc:
+                    if not queue_only:
+                        raise
+                    deferred = f"the order total could not be read ({exc.message}); {UNCHECKED}"
+            case = await asyncio.to_thread(create)
+            if queue_only or case.state is not CaseState.QUEUED:
+                report(out, case, None, ran=False, note=_approval(case) or deferred or "queued (--queue)")
+                return
+            await run_and_report(out, rt, case.id)
+
+
+def _approval(case: Case) -> str | None:
+    if case.state is CaseState.AWAITING_APPROVAL:
+        return "awaiting approval: `recoup cases approve`"
+    return None
+
+
+def _queued_note(store: Store) -> str:
+    """What happens to a case left queued: picked up by the service, or nothing until one runs."""
+    if service_running(store):
+        return "queued, not run; the running service will pick it up"
+    return "queued, not run; no service is running to pick it up (start `recoup run`)"
+
+
+def _say(out: Out) -> Callable[[str], None]:
+    """A message for the person on stderr (plain text: names are never read as markup)."""
+    return lambda text: out.err.print(text, markup=False, highlight=False)
 
 
 async def run_and_report(out: Out, rt: Runtime, case_id: int) -> None:
-    """Run a queued case once and print how it ended (exits with its code)."""
-    case, error = await run_now(rt, case_id)
-    report(out, case, error, ran=True, report_path=rt.engine.case_dir(case.id) / "report.html")
+    """Run a queued case once (the caller holds its account) and print how it ended (exits with
+    its code; 8 when someone else held the case or its account after all)."""
+    outcome = await run_now(rt, case_id)
+    if not outcome.ran:
+        report(out, outcome.case, None, ran=False, note=_queued_note(rt.store), code=ExitCode.QUEUED)
+        return
+    path = rt.engine.case_dir(case_id) / "report.html"
+    report(out, outcome.case, outcome.error, ran=True, report_path=path)
 
 
 def report(
@@ -104,12 +157,15 @@ def report(
     ran: bool,
     note: str | None = None,
     report_path: Path | None = None,
+    code: ExitCode | None = None,
 ) -> None:
-    """Print the case's outcome and exit with the code its state maps to."""
-    code = exit_code_for_run(case, error) if ran else ExitCode.OK
+    """Print the case's outcome and exit with the code its state maps to (or `code`)."""
+    if code is None:
+        code = exit_code_for_run(case, error) if ran else ExitCode.OK
     payload = {
         **case_dict(case),
         "ran": ran,
+        "queued": case.state is CaseState.QUEUED,
         "last_error": error,
         "exit_code": int(code),
         "note": note,
@@ -136,7 +192,8 @@ def report(
 
 
 def run_existing(out: Out, settings: Settings, store: Store, case_id: int, *, queue_only: bool) -> None:
-    """Run a case that is queued now (after approve / retry), unless the service runs it."""
+    """Run a case that is queued now (after approve / retry), unless the service runs it; a busy
+    account is waited for like in :func:`submit` (exit 8 when it stays busy)."""
     case = store.cases.get(case_id)
     if queue_only or service_running(store) or case.state is not CaseState.QUEUED:
         report(
@@ -149,7 +206,16 @@ def run_existing(out: Out, settings: Settings, store: Store, case_id: int, *, qu
         return
 
     async def go() -> None:
-        async with runtime(settings, store) as rt:
+        async with (
+            runtime(settings, store) as rt,
+            hold_account(
+                store, settings, case.account, wait_seconds=settings.account_wait_seconds, say=_say(out)
+            ) as hold,
+        ):
+            if not hold.held:
+                note = f"account {case.account} is busy ({hold.busy_with}): {_queued_note(store)}"
+                report(out, case, None, ran=False, note=note, code=ExitCode.QUEUED)
+                return
             await run_and_report(out, rt, case_id)
 
     asyncio.run(go())

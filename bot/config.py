@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=600, ge=10)
     """How long a claimed case stays leased to one worker before others may reclaim it."""
 
+    account_wait_seconds: float = Field(default=60.0, ge=0.0)
+    """How long a one-off command waits for a busy account (another process runs one of its
+    cases) before it leaves its case queued and exits 8."""
+
     dispute_share_cap: float = Field(default=0.3, ge=0.0, le=1.0)
     """Refuse a new dispute when this share of an account's known orders is already disputed."""
 

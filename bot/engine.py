@@ -9,6 +9,9 @@ and records the outcome in the store:
 * a case found in `submitting` is reconciled: the flow re-reads the order first and, when the
   portal already shows the request, raises AlreadyRequestedError: the case becomes `submitted`
   without any click; only when the page shows no request is the form filled again;
+* a refund's amount is checked against the order total (My Orders) before its form is opened,
+  however the case was created (:func:`flows.money.check_refund_amount`): above the total the
+  case fails ("amount above order total"), a total in another currency parks it for a human;
 * every failure is a typed error whose `action` decides: retry (back to `queued` with backoff),
   re-login (the session budget), needs a human, fix the configuration (`needs_human`, no budget
   spent: the account's secrets are resolved before the browser opens, so a missing one parks
@@ -56,7 +59,9 @@ from bot.store import Store
 from flows.cancel import cancel_order
 from flows.env import FlowEnv
 from flows.login import CodeSource, Credentials
+from flows.money import check_refund_amount
 from flows.offer import OfferAnswer, OfferPolicy, answer_offer
+from flows.orders import find_order
 from flows.pack import Pack
 from flows.refund import RefundRequest, request_refund
 from flows.results import OrderState
@@ -205,6 +210,8 @@ class Engine:
             detail = {"mode": cancel.mode, "status_before": cancel.status_before.value,
                       "status_after": cancel.status_after.value, "status_text": cancel.status_text}
         else:
+            if current.state is not CaseState.SUBMITTING:  # reconciling reads the page, never refuses
+                await self._check_amount(page, env, case)
             refund = await request_refund(page, env, self._refund_request(case), before_submit=before_submit)
             submitted = refund.submitted
             detail = {"refund_status": refund.refund_status.value, "refund_text": refund.refund_text,
@@ -224,6 +231,20 @@ class Engine:
         )
         logger.info("case {}: submitted ({})", case.id, case.kind.value)
         return moved.state
+
+    async def _check_amount(self, page: Page, env: FlowEnv, case: Case) -> None:
+        """The pre-submit amount check, for every refund case however it was created (a queued
+        case whose total could not be read at intake, a case created while the service ran):
+        read the order's total in My Orders and apply :func:`flows.money.check_refund_amount`
+        before the refund form is opened, so nothing is clicked on a bad amount. AmountError
+        ("amount above order total") fails the case; CurrencyMismatchError parks it for a human."""
+        if case.amount is None:
+            return
+        card = await find_order(page, env, case.order_id)
+        total = check_refund_amount(
+            case.amount, case.currency, card.total_text or "", self.pack.money_re, order_id=case.order_id
+        )
+        logger.info("case {}: amount {} within the order total {}", case.id, case.amount, total)
 
     def _refund_request(self, case: Case) -> RefundRequest:
         folder = Path(case.evidence_folder) if case.evidence_folder else self.case_dir(case.id)

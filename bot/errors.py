@@ -32,7 +32,8 @@ decision in a form the engine reads::
     │   ├── LoginRejectedError        wrong password, lockout, wrong code
     │   ├── MailLoginError            the IMAP server refused the mailbox login
     │   ├── LocatorMissingError       the page changed: a required locator found nothing
-    │   └── SubmitUnconfirmedError    clicked submit, page did not confirm: reconcile before retry
+    │   ├── SubmitUnconfirmedError    clicked submit, page did not confirm: reconcile before retry
+    │   └── CurrencyMismatchError     the order total is in another currency than the refund amount
     └── PortalRefusalError            give_up      the portal says no, definitively
         ├── NotEligibleError          status does not allow the action; nothing clicked
         ├── AlreadyRequestedError     a request exists already; nothing submitted
@@ -220,6 +221,12 @@ class LocatorMissingError(NeedsHumanError):
 class SubmitUnconfirmedError(NeedsHumanError):
     """The submit was clicked but the page never confirmed it. Triggers: the case stays
     `submitting`; the next attempt reconciles by reading the portal before sending anything."""
+
+
+class CurrencyMismatchError(NeedsHumanError):
+    """The order total is printed in another currency than the refund amount was given in, so
+    the amount cannot be checked. Triggers: needs_human before anything is clicked (a one-off
+    command refuses it as bad input: nothing written)."""
 
 
 # ---- definitive refusals ---------------------------------------------------------------------
