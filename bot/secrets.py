@@ -48,8 +48,10 @@ def env_ref_for(account_name: str, what: str = "PASSWORD") -> str:
 def _read_secrets_file(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SecretMissingError(f"secrets file {path} cannot be read", path=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:  # not UTF-8: the decode error quotes no value
+        raise SecretMissingError(
+            f"secrets file {path} cannot be read (missing, unreadable or not UTF-8)", path=str(path)
+        ) from exc
     if path.suffix.lower() in {".yaml", ".yml"}:
         try:
             data = yaml.safe_load(text)
@@ -102,3 +104,9 @@ def resolve_secret(
     if not value:
         raise SecretMissingError(f"secret {ref} is not in {secrets_file}", ref=ref)
     return value
+
+
+def check_secrets_file(path: Path) -> None:
+    """Read and parse the secrets file once (values unseen); SecretMissingError when it cannot
+    be read, is not UTF-8 or is not a valid secrets file."""
+    _read_secrets_file(path)
