@@ -2,7 +2,8 @@
 
 A reader sees either the old file or the complete new one, never a half-written file, and the
 new file carries its final mode from the moment it is created (a secret written with mode 0600
-is never readable by others, not even briefly). On failure the temp file is removed and the
+is never readable by others, not even briefly). The default mode is 0600: evidence, reports and
+exports are private to Recoup's user. On failure the temp file is removed and the
 OSError propagates; callers convert it at their boundary.
 """
 
@@ -19,7 +20,7 @@ TEMP_PREFIX = ".tmp-"
 """Name prefix of in-flight temp files; anything left with it after a crash is garbage."""
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write `data` to `path` atomically; the file ends with permission bits `mode`.
 
     The temp file is created with `O_EXCL` and `mode` (then `fchmod` to undo the umask), the
@@ -30,7 +31,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         _write_all(fd, data)
 
 
-def atomic_copy(src: Path, dest: Path, *, mode: int = 0o644, chunk: int = 1 << 20) -> str:
+def atomic_copy(src: Path, dest: Path, *, mode: int = 0o600, chunk: int = 1 << 20) -> str:
     """Copy `src` to `dest` atomically (same guarantees as :func:`atomic_write_bytes`).
 
     Returns the sha256 hex digest of the bytes written, computed while copying, so the hash

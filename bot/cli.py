@@ -15,6 +15,7 @@ import typer
 
 from bot import cli_accounts, cli_cases, cli_orders, cli_service
 from bot.cli_common import EXIT_CODES_HELP, CliState
+from bot.config import use_private_umask
 
 HELP = (
     "Recoup files order cancellations and return/refund disputes on supplier portals and follows "
@@ -43,6 +44,7 @@ def root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything on stderr.")] = False,
 ) -> None:
     """Recoup."""
+    use_private_umask()  # every command, the service and the demo: new files 0600, folders 0700
     ctx.obj = CliState(data_dir=data_dir, verbose=verbose)
 
 

@@ -21,6 +21,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from loguru import logger
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 
 from bot.config import Settings
@@ -36,6 +37,7 @@ from bot.errors import (
     TransientError,
 )
 from bot.models import Case
+from bot.secrets import check_secrets_file
 from bot.states import CaseState
 from bot.store import Store
 
@@ -146,8 +148,11 @@ class CliState:
 
 
 def load_settings(state: CliState, **overrides: Any) -> Settings:
-    """Settings from RECOUP_* / `.env`, with `--data-dir` and `overrides` on top. Raises
-    ConfigError for invalid values."""
+    """Settings from RECOUP_* / `.env`, with `--data-dir` and `overrides` on top; the secrets
+    file (when set) is read once to show it is usable. Touches nothing on disk: the data folder
+    is made by :func:`opened_store` / :func:`configure_logging`. Every problem (invalid value,
+    unreadable or non-UTF-8 `.env`, a list that is not JSON, a webhook URL without a secret, a
+    broken secrets file) raises ConfigError with one line."""
     values = dict(overrides)
     if state.data_dir is not None:
         values["data_dir"] = state.data_dir
@@ -155,9 +160,17 @@ def load_settings(state: CliState, **overrides: Any) -> Settings:
         settings = Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
-    settings.ensure_dirs()
+        where = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {where}: {message}" if where else message) from None
+    except SettingsError as exc:  # e.g. a list setting that is not JSON (the message names no value)
+        raise ConfigError(f"invalid settings: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("the .env file is not valid UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"the .env file cannot be read: {exc.strerror or type(exc).__name__}") from None
+    if settings.secrets_file is not None:
+        check_secrets_file(settings.secrets_file, strict=settings.strict_secrets)
     return settings
 
 
@@ -178,17 +191,22 @@ def configure_logging(settings: Settings, *, verbose: bool = False, console: boo
         _SINKS.append(
             logger.add(sys.stderr, level="DEBUG" if verbose else "WARNING", format="{level}: {message}")
         )
-    log_dir = settings.data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / "recoup.log"
+    settings.ensure_dirs()
+    log_file = settings.logs_dir / "recoup.log"
     _SINKS.append(logger.add(log_file, level="INFO", rotation="10 MB", retention=5))
     return log_file
 
 
 @contextmanager
-def opened_store(settings: Settings) -> Iterator[Store]:
-    """The store at the settings' database URL, closed afterwards. Case events are queued for
-    webhook delivery when `webhook_url` is set."""
+def opened_store(settings: Settings, *, create: bool = True) -> Iterator[Store]:
+    """The store at the settings' database URL, closed afterwards (the data folder is made
+    first). Case events are queued for webhook delivery when `webhook_url` is set.
+
+    With `create=False` (commands that need an existing account) a SQLite database that does
+    not exist yet is not created: InputError, and nothing is written to disk."""
+    if not create and settings.database_url is None and not settings.default_database_file.exists():
+        raise InputError(f"no Recoup database in {settings.data_dir} yet: add an account first")
+    settings.ensure_dirs()
     targets = ("webhook",) if settings.webhook_url else ()
     store = Store.open(settings.resolved_database_url, outbox_targets=targets)
     try:

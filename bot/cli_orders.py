@@ -26,7 +26,7 @@ from bot.cli_submit import submit
 from bot.display import line, shown
 from bot.errors import AmountError, InputError, UnknownCaseError
 from bot.evidence import check_manifest
-from bot.models import Case, CaseKind, RefundType, normalize_order_id
+from bot.models import Case, CaseKind, NewCase, RefundType, normalize_order_id
 from bot.report import bundle_case
 from flows.money import parse_amount
 
@@ -49,16 +49,17 @@ def cancel(
     """Cancel an order: run it now and print the outcome (queued instead while `recoup run` runs)."""
     out = Out(as_json)
     with out.errors():
+        raw = {
+            "account": account,
+            "order_id": order,
+            "kind": CaseKind.CANCEL,
+            "reason": reason,
+            "message": comment,
+        }
+        NewCase.parse(raw)  # bad input is refused before anything exists on disk
         settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
-            raw = {
-                "account": account,
-                "order_id": order,
-                "kind": CaseKind.CANCEL,
-                "reason": reason,
-                "message": comment,
-            }
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             submit(out, settings, store, raw, [], queue_only=queue)
 
 
@@ -99,21 +100,22 @@ def refund(
     """Open a return/refund dispute with evidence: run it now and print the outcome."""
     out = Out(as_json)
     with out.errors():
-        settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
         value, given_currency = _amount(amount)
         refund_type = RefundType.REFUND_ONLY if kind is RefundKind.refund else RefundType.RETURN_AND_REFUND
-        with opened_store(settings) as store:
-            raw = {
-                "account": account,
-                "order_id": order,
-                "kind": CaseKind.REFUND,
-                "reason": reason,
-                "message": message,
-                "refund_type": refund_type,
-                "amount": value,
-                "currency": given_currency or currency.upper(),
-            }
+        raw = {
+            "account": account,
+            "order_id": order,
+            "kind": CaseKind.REFUND,
+            "reason": reason,
+            "message": message,
+            "refund_type": refund_type,
+            "amount": value,
+            "currency": given_currency or currency.upper(),
+        }
+        NewCase.parse(raw)  # bad input is refused before anything exists on disk
+        settings = load_settings(_state(ctx))
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             submit(out, settings, store, raw, evidence or [], queue_only=queue)
 
 

@@ -1,16 +1,40 @@
 """Recoup's settings: one pydantic-settings class read from `RECOUP_*` variables and `.env`.
 
 `Settings()` never touches the disk; call :meth:`Settings.ensure_dirs` before writing.
-Invalid values raise pydantic's ValidationError at construction, which callers convert to
-:class:`bot.errors.ConfigError`.
+Invalid values (also a webhook URL without a secret) raise pydantic's ValidationError at
+construction, which callers convert to :class:`bot.errors.ConfigError`.
+
+Files: everything Recoup writes is private to its user. The command line sets the process umask
+to :data:`PRIVATE_UMASK` at start (:func:`use_private_umask`), so the database, logs, evidence,
+reports and exports are created 0600 and folders 0700; :meth:`Settings.ensure_dirs` also
+tightens an existing data folder that others could enter (older versions left it 0755), which
+makes everything inside it unreachable for other users whatever the files' own modes.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from pathlib import Path
 
-from pydantic import Field
+from loguru import logger
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+PRIVATE_UMASK = 0o077
+"""The process umask of every `recoup` command: new files 0600, new folders 0700."""
+
+PRIVATE_DIR_MODE = 0o700
+"""Mode of the data folder and its sub-folders."""
+
+
+def use_private_umask() -> None:
+    """Set the process umask to :data:`PRIVATE_UMASK` (children such as Chromium inherit it)."""
+    os.umask(PRIVATE_UMASK)
+
 
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--no-sandbox",
@@ -212,10 +236,23 @@ class Settings(BaseSettings):
     portal page decides, because anyone can forge the portal's From address. A move made this
     way says so in the case history ("moved by mail alone (trusted by operator setting ...)")."""
 
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError(
+                "RECOUP_WEBHOOK_URL is set but RECOUP_WEBHOOK_SECRET is not: webhooks are never sent unsigned"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data folder."""
-        return self.database_url or f"sqlite:///{(self.data_dir / 'recoup.db').resolve()}"
+        return self.database_url or f"sqlite:///{self.default_database_file.resolve()}"
+
+    @property
+    def default_database_file(self) -> Path:
+        """The SQLite file used when `database_url` is unset."""
+        return self.data_dir / "recoup.db"
 
     @property
     def sessions_dir(self) -> Path:
@@ -227,9 +264,34 @@ class Settings(BaseSettings):
         """One folder per case with screenshots, HTML, traces and the manifest."""
         return self.data_dir / "evidence"
 
+    @property
+    def logs_dir(self) -> Path:
+        """The rotated log files."""
+        return self.data_dir / "logs"
+
     def ensure_dirs(self) -> None:
-        """Create the data folders (sessions with mode 0700)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.evidence_dir.mkdir(parents=True, exist_ok=True)
-        self.sessions_dir.mkdir(parents=True, exist_ok=True)
-        self.sessions_dir.chmod(0o700)
+        """Create the data folder and its sub-folders (mode 0700) and check it can be written.
+
+        An existing data folder that group or others may enter is tightened to 0700 (with a
+        warning in the log). Raises ConfigError (one line, no traceback) when the folder is a
+        file, cannot be created or is not writable.
+        """
+        try:
+            for folder in (self.data_dir, self.evidence_dir, self.sessions_dir, self.logs_dir):
+                folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+                mode = stat.S_IMODE(folder.stat().st_mode)
+                if mode & 0o077:
+                    folder.chmod(mode & ~0o077)
+                    logger.warning(
+                        "folder {} was {:04o}: tightened to {:04o} (only this user)",
+                        folder,
+                        mode,
+                        mode & ~0o077,
+                    )
+            with tempfile.TemporaryFile(dir=self.data_dir):
+                pass  # a real write: os.access says yes to root even on a read-only mount
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(
+                f"data folder {self.data_dir} is not usable: {reason}", path=str(self.data_dir)
+            ) from None

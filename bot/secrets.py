@@ -87,8 +87,10 @@ def _read_secrets_file(path: Path, *, strict: bool = False) -> dict[str, str]:
     check_secrets_file_mode(path, strict=strict)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SecretMissingError(f"secrets file {path} cannot be read", path=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:  # not UTF-8: the decode error quotes no value
+        raise SecretMissingError(
+            f"secrets file {path} cannot be read (missing, unreadable or not UTF-8)", path=str(path)
+        ) from exc
     if path.suffix.lower() in {".yaml", ".yml"}:
         try:
             data = yaml.safe_load(text)
@@ -144,3 +146,10 @@ def resolve_secret(
     if not value:
         raise SecretMissingError(f"secret {ref} is not in {secrets_file}", ref=ref)
     return value
+
+
+def check_secrets_file(path: Path, *, strict: bool = False) -> None:
+    """Read and parse the secrets file once (values unseen); SecretMissingError when it cannot
+    be read, is not UTF-8 or is not a valid secrets file, or (with `strict`) when others may
+    read it; without `strict` an open mode is only warned about."""
+    _read_secrets_file(path, strict=strict)

@@ -21,6 +21,14 @@ OUTCOME_STATES = frozenset(
 )
 """Entering one of these stamps `outcome_at`."""
 
+ERROR_KEEPING_STATES = frozenset(
+    {CaseState.QUEUED, CaseState.RUNNING, CaseState.NEEDS_HUMAN, CaseState.FAILED}
+)
+"""States in which `last_error` still says why the case waits or runs again (a retry, a
+person, the end; a new attempt replaces it when it fails too). Entering any other state (the
+request went in, an outcome came, the operator withdrew it) clears it, so no list shows an
+error the case has moved past."""
+
 
 class RepoBase:
     """Base of the repositories. Each public method runs in its own transaction."""
@@ -149,7 +157,8 @@ class RepoBase:
         """Move a locked row to `to_state` (checked against the table) and write its event.
 
         Leaving the leased states (running, submitting) also clears the lease, so a finished
-        or parked case never keeps its account busy.
+        or parked case never keeps its account busy; `last_error` is cleared unless the new
+        state is one of :data:`ERROR_KEEPING_STATES`.
         """
         from_state = CaseState(row.state)
         check_transition(from_state, to_state)
@@ -160,6 +169,8 @@ class RepoBase:
             row.lease_expires_at = None
         if to_state in OUTCOME_STATES:
             row.outcome_at = now
+        if to_state not in ERROR_KEEPING_STATES:
+            row.last_error = None
         return self._write_event(
             session, row, at=now, from_state=from_state, to_state=to_state, kind=kind, detail=detail
         )

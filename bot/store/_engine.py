@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
-from bot.errors import InputError, StoreUnavailableError
+from bot.errors import ConfigError, InputError, StoreUnavailableError
 
 
 def _first_line(error: BaseException) -> str:
@@ -56,13 +56,14 @@ def is_sqlite(engine: Engine) -> bool:
 def make_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> Engine:
     """Create an engine for `url` (no connection is opened yet).
 
-    Raises :class:`InputError` for a malformed URL or an unknown driver; an unreachable
+    Raises :class:`ConfigError` (a settings problem) for a malformed URL, an unknown dialect or a
+    driver that is not installed; an unreachable
     database shows up as :class:`StoreUnavailableError` on first use (inside `sql_errors`).
     """
     try:
         parsed = make_url(url)
     except exc.ArgumentError as error:
-        raise InputError(f"not a database URL: {_first_line(error)}") from error
+        raise ConfigError(f"RECOUP_DATABASE_URL is not a database URL: {_first_line(error)}") from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout_seconds})
         timeout_ms = int(busy_timeout_seconds * 1000)
@@ -88,5 +89,5 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 30.0) -> Engine:
         return engine
     try:
         return create_engine(parsed, pool_pre_ping=True)
-    except (exc.ArgumentError, exc.NoSuchModuleError) as error:
-        raise InputError(f"unsupported database URL: {_first_line(error)}") from error
+    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
+        raise ConfigError(f"unsupported database URL: {_first_line(error)}") from None

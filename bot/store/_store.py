@@ -86,7 +86,7 @@ class Store:
     ) -> Store:
         """Connect to `url`, upgrade the schema to head (unless `migrate=False`) and return a Store.
 
-        Raises StoreUnavailableError when the database cannot be reached, InputError for a
+        Raises StoreUnavailableError when the database cannot be reached, ConfigError for a
         malformed or unsupported URL.
         """
         engine = make_engine(url, busy_timeout_seconds=busy_timeout_seconds)

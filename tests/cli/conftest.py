@@ -9,7 +9,9 @@ evidence folders, so a test can show that bad input wrote nothing.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,15 @@ class Cli:
 
     def submissions(self, order_id: str) -> int:
         return int(self.sb.admin.submissions(order_id)["count"])
+
+
+@pytest.fixture(autouse=True)
+def _keep_umask() -> Iterator[None]:
+    """`recoup` sets the process umask to 0077 (bot/config.py); the next test gets its own back."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
 
 
 @pytest.fixture

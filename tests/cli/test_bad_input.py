@@ -4,9 +4,12 @@ event, evidence or attempt row and no evidence folder (counted before and after)
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli import app
 from tests.cli.conftest import Cli
 
 REFUND = ("--reason", "not_received", "--message", "Never arrived.")
@@ -173,3 +176,21 @@ def test_dispute_cap_refuses_without_a_known_order_count(cli: Cli) -> None:
         "--queue",
         message="no known order count",
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("cancel", "12x", "--account", "a", "--reason", "not_shipped_on_time"),
+        ("cancel", "3042417938137200", "--account", "nobody", "--reason", "not_shipped_on_time"),
+        ("refund", "3042417938137300", "--account", "a", *REFUND, "--amount", "-3"),
+        ("refund", "3042417938137300", "--account", "a", *REFUND, "--amount", "lots"),
+    ],
+    ids=["order-id", "unknown-account", "negative-amount", "amount-not-a-number"],
+)
+def test_bad_input_creates_nothing_in_a_new_data_folder(tmp_path: Path, args: tuple[str, ...]) -> None:
+    new = tmp_path / "NEW"
+    for extra in ((), ("--json",)):
+        result = CliRunner().invoke(app, ["--data-dir", str(new), *args, *extra])
+        assert result.exit_code == 2, result.output
+        assert not new.exists(), sorted(p.name for p in new.rglob("*"))

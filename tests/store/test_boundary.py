@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import InputError, StoreUnavailableError
+from bot.errors import ConfigError, StoreUnavailableError
 from bot.store import Store
 from tests.store.conftest import add_account, new_case
 
@@ -36,8 +36,11 @@ def test_locked_sqlite_is_store_unavailable(tmp_path: Path) -> None:
         assert store.cases.create(new_case()).id == 1
 
 
-def test_bad_urls_are_input_errors() -> None:
-    with pytest.raises(InputError):
+def test_bad_urls_are_config_errors() -> None:
+    """A database URL is a setting (RECOUP_DATABASE_URL): a bad one is a ConfigError (exit 6)."""
+    with pytest.raises(ConfigError):
         Store.open("not a url")
-    with pytest.raises(InputError):
+    with pytest.raises(ConfigError):
         Store.open("nosuchdb://x/y")
+    with pytest.raises(ConfigError):  # a known dialect whose driver is not installed
+        Store.open("mysql://user@127.0.0.1/recoup")
