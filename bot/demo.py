@@ -40,10 +40,10 @@ from rich.text import Text
 
 from bot.browser import BrowserManager
 from bot.cases import create_case
-from bot.cli_common import ExitCode, configure_logging, state_style
+from bot.cli_common import ExitCode, configure_logging, opened_store, state_style
 from bot.cli_demo_sandbox import SandboxProcess
 from bot.cli_runtime import make_engine, runtime
-from bot.config import Settings
+from bot.config import Settings, use_private_umask
 from bot.display import line, shown
 from bot.errors import RecoupError
 from bot.models import Account, Case, CaseKind, NewCase, RefundType
@@ -132,8 +132,11 @@ def settled(case: Case) -> bool:
     )
 
 
-def demo_settings(folder: Path, sb: SandboxProcess) -> Settings:
-    """Settings for the demo: everything explicit, nothing read from the caller's RECOUP_* ."""
+def demo_settings(
+    folder: Path, sb: SandboxProcess, *, webhook_url: str | None = None, webhook_secret: str | None = None
+) -> Settings:
+    """Settings for the demo: everything explicit, nothing read from the caller's RECOUP_* (the
+    outcome webhook only when the caller passes its URL and secret)."""
     return Settings(
         data_dir=folder,
         database_url=f"sqlite:///{(folder / 'recoup.db').resolve()}",
@@ -155,15 +158,28 @@ def demo_settings(folder: Path, sb: SandboxProcess) -> Settings:
         status_poll_interval_seconds=2,
         mailbox_poll_interval_seconds=5,
         deadline_sweep_interval_seconds=30,
+        outbox_interval_seconds=2,
         status_check_new_minutes=60,
         scheduler_lock_ttl_seconds=30,
-        webhook_url=None,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
         evidence_input_dir=None,
     )
 
 
-def run_demo(*, data_dir: Path | None, cases: int = 20, timeout: float = 600.0, verbose: bool = False) -> int:
-    """Run the demo (see the module docstring); returns the exit code."""
+def run_demo(
+    *,
+    data_dir: Path | None,
+    cases: int = 20,
+    timeout: float = 600.0,
+    verbose: bool = False,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> int:
+    """Run the demo (see the module docstring); returns the exit code. Everything it writes is
+    private (umask 0077), whoever calls it. With `webhook_url` and `webhook_secret` the service
+    also delivers the cases' events there, signed."""
+    use_private_umask()
     console = Console(soft_wrap=True)
     if not console.is_terminal:
         console.width = max(console.width, 140)
@@ -181,11 +197,10 @@ def run_demo(*, data_dir: Path | None, cases: int = 20, timeout: float = 600.0, 
         with ExitStack() as stack:
             sb = stack.enter_context(SandboxProcess())
             console.print(line(f"Sandbox portal {sb.url} · Dovecot IMAP {sb.imap_host}:{sb.imap_port}"))
-            settings = demo_settings(folder, sb)
+            settings = demo_settings(folder, sb, webhook_url=webhook_url, webhook_secret=webhook_secret)
             settings.ensure_dirs()
             log_file = configure_logging(settings, verbose=verbose)
-            store = Store.open(settings.resolved_database_url)
-            stack.callback(store.close)
+            store = stack.enter_context(opened_store(settings))  # events queued for the webhook, if any
             code = asyncio.run(_demo(console, settings, store, sb, PLAN[: max(1, cases)], timeout))
             signal.signal(signal.SIGTERM, on_term)  # the closed event loop reset it
             _summary(console, store, settings)
