@@ -140,7 +140,7 @@ def list_accounts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
             accounts = store.accounts.list_accounts()
             paces = {p.name: p for p in store.tracking.paces()} if accounts else {}
         rows: list[dict[str, Any]] = []
@@ -178,8 +178,8 @@ def remove(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             removed = store.accounts.remove(name)
         session = settings.sessions_dir / session_file_name(name)
         session.unlink(missing_ok=True)
@@ -205,8 +205,8 @@ def login(
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx), **({"headless": False} if headed else {}))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             if service_running(store):
                 out.info("note: `recoup run` is running; signing in from here opens a second session.")
             result = asyncio.run(

@@ -39,7 +39,7 @@ def list_cases(
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
             if account is not None:
                 store.accounts.get(account)
             cases = store.cases.list_cases(states=state or None, account=account, kind=kind, limit=limit)
@@ -52,7 +52,7 @@ def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
             case = store.cases.get(case_id)
             events = store.cases.history(case_id)
             attempts = store.cases.attempts_of(case_id)
@@ -112,8 +112,8 @@ def approve(ctx: typer.Context, case_id: int, queue: QueueOpt = False, as_json: 
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             approve_case(store, case_id, operator="cli")
             run_existing(out, settings, store, case_id, queue_only=queue)
 
@@ -125,8 +125,8 @@ def retry(ctx: typer.Context, case_id: int, queue: QueueOpt = False, as_json: Js
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             case = store.cases.get(case_id)
             if case.state is not CaseState.NEEDS_HUMAN:
                 raise InvalidTransitionError(
@@ -154,8 +154,8 @@ def withdraw(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             case = store.cases.get(case_id)
             if case.submit_intent_at is not None:
                 raise InvalidTransitionError(
@@ -183,7 +183,7 @@ def export(
     out = Out(False)
     with out.errors():
         settings = load_settings(_state(ctx))
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
             if account is not None:
                 store.accounts.get(account)
             count = export_cases(store, fmt, path=output, states=state or None, account=account)

@@ -205,6 +205,8 @@ def opened_store(settings: Settings, *, create: bool = True) -> Iterator[Store]:
     With `create=False` (commands that need an existing account) a SQLite database that does
     not exist yet is not created: InputError, and nothing is written to disk."""
     if not create and settings.database_url is None and not settings.default_database_file.exists():
+        if settings.data_dir.exists():
+            settings.ensure_dirs()  # ConfigError when it is a file or cannot be written
         raise InputError(f"no Recoup database in {settings.data_dir} yet: add an account first")
     settings.ensure_dirs()
     targets = ("webhook",) if settings.webhook_url else ()

@@ -153,8 +153,8 @@ def status(
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             if account is not None:
                 store.accounts.get(account)
             cases = store.cases.list_cases(
@@ -205,8 +205,8 @@ def evidence(
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             store.cases.get(case_id)
             from bot.browser import BrowserManager
             from bot.cli_runtime import make_engine

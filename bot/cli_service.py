@@ -116,7 +116,6 @@ def selectors_check(
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
         pack = load_pack(settings)
         if account is None:
             keys = pack.locator_keys()
@@ -127,7 +126,8 @@ def selectors_check(
             return
         order = parse_order_id(order) if order is not None else None
         refund_order = parse_order_id(refund_order) if refund_order is not None else None
-        with opened_store(settings) as store:
+        with opened_store(settings, create=False) as store:
+            configure_logging(settings, verbose=_state(ctx).verbose)
             report = asyncio.run(_check_live(settings, store, account, order, refund_order))
         out.data(
             {**dataclasses.asdict(report), "failed": report.failed},

@@ -45,7 +45,7 @@ from bot.cli_demo_sandbox import SandboxProcess
 from bot.cli_runtime import make_engine, runtime
 from bot.config import Settings, use_private_umask
 from bot.display import line, shown
-from bot.errors import RecoupError
+from bot.errors import ConfigError, RecoupError
 from bot.models import Account, Case, CaseKind, NewCase, RefundType
 from bot.policies import STATUS_CHECK_STATES
 from bot.secrets import env_ref_for
@@ -185,7 +185,13 @@ def run_demo(
         console.width = max(console.width, 140)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: already running" at every busy tick
     folder = (data_dir or Path(tempfile.mkdtemp(prefix="recoup-demo-"))).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        Console(stderr=True, soft_wrap=True).print(
+            line(f"error: the data folder {folder} cannot be used: {exc.strerror or exc}")
+        )
+        return int(ExitCode.CONFIG)
     console.print(line("Recoup demo — data folder: ", shown(folder, "bold")))
     started = time.monotonic()
 
@@ -211,6 +217,9 @@ def run_demo(
     except (KeyboardInterrupt, asyncio.CancelledError):
         console.print(shown("Interrupted: sandbox and Dovecot stopped.", "yellow"))
         return int(ExitCode.INTERRUPTED)
+    except ConfigError as error:  # e.g. a data folder that is not writable: one line, exit 6
+        Console(stderr=True, soft_wrap=True).print(line(f"error: {error}"))
+        return int(ExitCode.CONFIG)
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -102,7 +102,14 @@ async def run_tick(owner: str, job: str) -> None:
     if scheduler is None:
         logger.warning("scheduler job {} belongs to a scheduler that is gone; skipped", job)
         return
-    await scheduler.run_job(job)
+    try:
+        await scheduler.run_job(job)
+    except asyncio.CancelledError:
+        if not scheduler.stopping:
+            raise
+        # A tick still running when the service stopped is cancelled with the event loop; its
+        # work is in the store (leases, cursors), so nothing is lost: end it quietly.
+        logger.debug("scheduler job {} cancelled at shutdown", job)
 
 
 async def _call(function: Callable[..., object], *args: object) -> object:
@@ -179,6 +186,11 @@ class RecoupScheduler:
         self._stop.clear()
         self._heartbeat = asyncio.create_task(self._beat(), name=f"scheduler lock {self.owner}")
         logger.info("scheduler {} started", self.owner)
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`shutdown` has begun."""
+        return self._stop.is_set()
 
     async def shutdown(self, *, grace_seconds: float = 30.0) -> None:
         """Stop ticking, let in-flight work finish within `grace_seconds` (then release it),

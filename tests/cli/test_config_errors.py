@@ -49,6 +49,10 @@ def _config_error(*args: str, says: str) -> None:
 def test_data_dir_that_is_a_file(here: Path) -> None:
     (here / "afile").write_text("x")
     _config_error("--data-dir", str(here / "afile"), "cases", "list", says="data folder")
+    demo = _run("--data-dir", str(here / "afile"), "demo", "--cases", "1")
+    assert demo.exit_code == 6 and "Traceback" not in demo.output, demo.output
+    said = demo.stderr.strip().splitlines()
+    assert said == [f"error: the data folder {here / 'afile'} cannot be used: File exists"], said
 
 
 def test_data_dir_that_cannot_be_written(here: Path) -> None:
