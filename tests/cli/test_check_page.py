@@ -51,7 +51,7 @@ class Saved:
     css: bytes
 
 
-async def _save_pages(sb: RunningSandbox, mail: MailServer, data: Path) -> Saved:
+async def _save_pages(sb: RunningSandbox, mail: MailServer, data: Path, *, refund: bool = True) -> Saved:
     settings = make_settings(sb, mail, data)
     env = FlowEnv(load_pack(settings), settings)
     acc = next(a for a in sb.scenario.accounts if a.email == ANN)
@@ -70,14 +70,16 @@ async def _save_pages(sb: RunningSandbox, mail: MailServer, data: Path) -> Saved
             detail = OrderDetailPage(page, env)
             await detail.open(DETAIL_ORDER)
             detail_html = await page.content()
-            tab = await detail.open_refund_tab(await detail.item(0))
-            await env.pack.resolve(tab, "refund_reason_select", timeout_ms=env.navigation_ms)
-            refund = await tab.content()
+            refund_html = ""
+            if refund:
+                tab = await detail.open_refund_tab(await detail.item(0))
+                await env.pack.resolve(tab, "refund_reason_select", timeout_ms=env.navigation_ms)
+                refund_html = await tab.content()
         finally:
             await browser.close()
     async with httpx.AsyncClient(timeout=10) as client:
         css = (await client.get(sb.url + "/_sbx/portal.css")).content
-    return Saved(orders, detail_html, refund, css)
+    return Saved(orders, detail_html, refund_html, css)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +91,18 @@ def saved(
     data = tmp_path_factory.mktemp("saver")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its own event loop, whatever runs here
         return pool.submit(asyncio.run, _save_pages(sandbox, mail_server, data)).result(timeout=300)
+
+
+@pytest.fixture(scope="module")
+def saved_b(
+    sandbox_b: RunningSandbox, mail_server: MailServer, tmp_path_factory: pytest.TempPathFactory
+) -> Saved:
+    """ann's My Orders and an order's detail page in layout B (other markup), saved once."""
+    sandbox_b.admin.reset()
+    data = tmp_path_factory.mktemp("saver-b")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _save_pages(sandbox_b, mail_server, data, refund=False)).result(
+            timeout=300)
 
 
 def _write(folder: Path, name: str, html: str, css: bytes | None = None) -> Path:
@@ -205,6 +219,27 @@ def test_a_hit_only_through_a_fallback_is_reported_as_such(cli: Cli, saved: Save
     assert doc["read"]["cards"] and doc["read_error"] is None  # the flows read through the fallback too
     text = cli("selectors", "check", "--page", str(page), "--as", "order_list").stdout
     assert re.search(r"ok\s+card_status\s+alt 1 \(fallback #1\)", text)
+
+
+def test_layout_b_copy_reads_right_and_reports_real_fallbacks(
+        cli: Cli, saved_b: Saved, sandbox_b: RunningSandbox) -> None:
+    doc = cli.json("selectors", "check", "--page", str(_write(cli.tmp, "orders-b", saved_b.orders)),
+                   "--as", "order_list")
+    assert doc["failed"] is False and doc["read_error"] is None, doc
+    orders = sandbox_b.portal.state.orders
+    assert len(doc["read"]["cards"]) >= 10
+    for card in doc["read"]["cards"]:
+        truth = orders[card["order_id"]]
+        assert (card["status"], card["store"].removesuffix("›").strip()) == (truth.status, truth.store)
+        assert _digits(f"{truth.total:.2f}") in _digits(card["total_text"]), card
+
+    page = _write(cli.tmp, "detail-b", saved_b.detail)
+    detail = cli.json("selectors", "check", "--page", str(page), "--as", "order_detail")
+    rows = next(loc for loc in detail["locators"] if loc["key"] == "detail_info_row")
+    assert detail["failed"] is False and rows["outcome"] == "fallback" and rows["index"] == 1
+    assert detail["read"]["order_id"] == DETAIL_ORDER  # read through the fallback
+    text = cli("selectors", "check", "--page", str(page), "--as", "order_detail").stdout
+    assert re.search(r"ok\s+detail_info_row\s+alt 1 \(fallback #1\)", text)
 
 
 HOSTILE = """
