@@ -189,6 +189,24 @@ class BrowserManager:
                 with contextlib.suppress(PlaywrightError):
                     await context.close()
 
+    @asynccontextmanager
+    async def scratch_context(self, **options: Any) -> AsyncIterator[BrowserContext]:
+        """A new context that belongs to no account: no stored session is loaded or saved, and
+        it is closed afterwards. `options` go to Playwright's `new_context` (e.g.
+        `service_workers="block"`). For pages that are not an account's, such as a saved page
+        checked offline. Raises like :meth:`start`, PortalUnavailableError if no context opens."""
+        await self.start()
+        assert self._browser is not None
+        with playwright_errors("opening a browser context"):
+            context = await self._browser.new_context(locale="en-US", timezone_id="UTC", **options)
+            context.set_default_timeout(self.settings.action_timeout_ms)
+            context.set_default_navigation_timeout(self.settings.navigation_timeout_ms)
+        try:
+            yield context
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
+
     async def _new_context(self, account_key: str, locale_cookie: dict[str, Any] | None) -> BrowserContext:
         assert self._browser is not None
         state = self._load_state(account_key)

@@ -13,21 +13,25 @@ import asyncio
 import dataclasses
 import functools
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bot.browser import BrowserManager
 from bot.cli_common import CliState, ExitCode, Out, configure_logging, load_settings, opened_store
 from bot.cli_runtime import runtime, worker_id
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.display import line
+from bot.errors import InputError
 from bot.mail.poller import MailPoller
 from bot.models import parse_order_id
 from bot.outbox import deliver_due
 from bot.scheduler import RecoupScheduler
 from bot.store import Store
 from flows.check import CheckReport, check_selectors, render_report
+from flows.check_page import PAGE_KINDS, PageCheck, check_saved_page, read_saved_page, render_page_check
 from flows.env import FlowEnv
 from flows.pack import load_pack
 
@@ -109,13 +113,27 @@ def selectors_check(
     refund_order: Annotated[
         str | None, typer.Option(help="An order whose return/refund form is opened (nothing is sent).")
     ] = None,
+    page: Annotated[
+        Path | None,
+        typer.Option(help="An HTML file saved from the portal: check the pack on it, offline (needs --as)."),
+    ] = None,
+    page_kind: Annotated[
+        str | None, typer.Option("--as", help="What the saved page is: " + " | ".join(PAGE_KINDS) + ".")
+    ] = None,
+    scripts: Annotated[
+        bool, typer.Option(help="Run the saved page's scripts (outside requests are blocked either way).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check the selector pack: it loads and validates; with --account, every locator is tried on
-    the portal's pages. Exit 3 when a required locator found nothing (the portal changed)."""
+    the portal's pages; with --page FILE --as KIND, on a page you saved (served from 127.0.0.1,
+    nothing else reached). Exit 3 when a required locator found nothing (the portal changed)."""
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
+        if page is not None or page_kind is not None:
+            _check_page_command(out, settings, account, page, page_kind, scripts)
+            return
         pack = load_pack(settings)
         if account is None:
             keys = pack.locator_keys()
@@ -135,6 +153,30 @@ def selectors_check(
         )
         if report.failed:
             raise typer.Exit(int(ExitCode.NEEDS_HUMAN))
+
+
+def _check_page_command(
+    out: Out, settings: Settings, account: str | None, page: Path | None, kind: str | None, scripts: bool
+) -> None:
+    """`selectors check --page FILE --as KIND`: exit 0 when every required locator hit, 3 when
+    one found nothing, 2 for a bad file or option."""
+    if page is None or kind is None:
+        raise InputError("--page FILE and --as " + "|".join(PAGE_KINDS) + " go together")
+    if account is not None:
+        raise InputError("--page checks a saved page offline; it does not take --account")
+    if kind not in PAGE_KINDS:
+        raise InputError(f"--as {kind!r}: choose one of " + ", ".join(PAGE_KINDS))
+    read_saved_page(page)  # a bad file is refused before the pack or a browser is touched
+    load_pack(settings)
+    result = asyncio.run(_check_saved(settings, page, kind, scripts))
+    out.data(result.as_dict(), lambda: out.console.print(line(render_page_check(result))))
+    if result.failed:
+        raise typer.Exit(int(ExitCode.NEEDS_HUMAN))
+
+
+async def _check_saved(settings: Settings, page: Path, kind: str, scripts: bool) -> PageCheck:
+    async with BrowserManager(settings) as browser:
+        return await check_saved_page(browser, settings, page, kind, scripts=scripts)
 
 
 async def _check_live(

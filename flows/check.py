@@ -46,6 +46,16 @@ class LocatorReport:
         """A required locator that found nothing (and was checked)."""
         return self.required and self.index is None and not self.note
 
+    @property
+    def outcome(self) -> str:
+        """`hit` (first alternative), `fallback` (a later one), `miss` (required, nothing),
+        `absent` (optional, nothing) or `not_checked` (see `note`)."""
+        if self.index is not None:
+            return "hit" if self.index == 0 else "fallback"
+        if self.note:
+            return "not_checked"
+        return "miss" if self.required else "absent"
+
 
 @dataclass
 class PageReport:
@@ -210,21 +220,27 @@ def render_report(report: CheckReport) -> str:
              "FAILED, a page could not be opened" if report.failed else "OK")
     lines = [head]
     for page in report.pages:
-        if not page.visited:
-            lines.append(f"[{page.page}] not visited")
-            continue
-        lines.append(f"[{page.page}] {page.url or ''}".rstrip())
-        if page.error:
-            lines.append(f"  ERROR {page.error}")
-        for loc in page.locators:
-            flag = "required" if loc.required else "optional"
-            if loc.index is not None:
-                via = "" if loc.index == 0 else f" (fallback #{loc.index})"
-                lines.append(f"  ok    {loc.key:<30} alt {loc.index}{via}: {loc.alternative}")
-            elif loc.note:
-                lines.append(f"  --    {loc.key:<30} {flag}, {loc.note}")
-            elif loc.required:
-                lines.append(f"  MISS  {loc.key:<30} required; tried: " + "; ".join(loc.tried))
-            else:
-                lines.append(f"  --    {loc.key:<30} optional, absent")
+        lines.extend(render_page(page))
     return "\n".join(lines)
+
+
+def render_page(page: PageReport) -> list[str]:
+    """One page of a report as plain text lines: a heading, then one line per locator (which
+    alternative hit, a fallback marked as such, or what was tried when it missed)."""
+    if not page.visited:
+        return [f"[{page.page}] not visited"]
+    lines = [f"[{page.page}] {page.url or ''}".rstrip()]
+    if page.error:
+        lines.append(f"  ERROR {page.error}")
+    for loc in page.locators:
+        flag = "required" if loc.required else "optional"
+        if loc.index is not None:
+            via = "" if loc.index == 0 else f" (fallback #{loc.index})"
+            lines.append(f"  ok    {loc.key:<30} alt {loc.index}{via}: {loc.alternative}")
+        elif loc.note:
+            lines.append(f"  --    {loc.key:<30} {flag}, {loc.note}")
+        elif loc.required:
+            lines.append(f"  MISS  {loc.key:<30} required; tried: " + "; ".join(loc.tried))
+        else:
+            lines.append(f"  --    {loc.key:<30} optional, absent")
+    return lines

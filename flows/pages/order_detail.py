@@ -29,6 +29,20 @@ class OrderDetailPage(PortalPage):
         text = await self.text_of("detail_status")
         return self.pack.order_status(text), text
 
+    async def order_id(self) -> str | None:
+        """The order id the page's info rows show (the pack's order id pattern), or None when
+        the page has no info rows or none carries an id."""
+        if not await self.has("detail_info_row"):
+            return None
+        rows = self.pack.locator(self.page, "detail_info_row")
+        with playwright_errors("reading the order's info rows"):
+            texts = await rows.all_inner_texts()
+        for text in texts:
+            match = self.pack.order_id_re.search(text)
+            if match:
+                return match.group(1)
+        return None
+
     async def cancel_was_rejected(self) -> bool:
         """Does a note under the headline say the seller refused a cancellation request?
         (The order is then back in "Awaiting shipment": only this note shows a request was sent.)"""
