@@ -240,7 +240,7 @@ def _classify_one(
         "date": date.isoformat() if date else None,
         "message_id": message.message_id,
         "order_ids": list(ids),
-        "order_ids_from": "rule" if signal is not None else "seen (no rule matched)",
+        "order_ids_from": "pack" if signal is not None else "seen",
         "kind": kind,
         "reads_as": meaning,
         "auth": message.auth.as_detail() if message.auth is not None else None,
@@ -291,7 +291,15 @@ def classify(
                 c.print(line(f"  accepted as the portal's: {'yes' if r['accepted'] else 'no'} — ", r["why"]))
                 c.print(line("  subject: ", r["subject"] or "(no subject)"))
                 c.print(line("  date: ", r["date"] or "-"))
-                c.print(line("  order ids: ", ", ".join(r["order_ids"]) or "-", f" ({r['order_ids_from']})"))
+                c.print(
+                    line(
+                        "  order ids: ",
+                        ", ".join(r["order_ids"]) or "-",
+                        " (read by the pack)"
+                        if r["order_ids_from"] == "pack"
+                        else " (id-shaped numbers seen; no rule read them)",
+                    )
+                )
                 c.print(line("  reads as: ", r["kind"], " — ", r["reads_as"]))
                 if r["truncated"]:
                     c.print(line("  note: the mail is larger than Recoup reads; only its start was read"))
