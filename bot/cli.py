@@ -1,7 +1,7 @@
 """`recoup`: the operator's command line (Typer). Also `python -m bot`.
 
 Commands live in small modules: accounts (bot/cli_accounts.py), cancel / refund / status /
-evidence (bot/cli_orders.py), cases (bot/cli_cases.py), run / sandbox / selectors
+evidence (bot/cli_orders.py), cases (bot/cli_cases.py), mail (bot/cli_mail.py), run / sandbox / selectors
 (bot/cli_service.py), demo (bot/demo.py). Exit codes: see :class:`bot.cli_common.ExitCode`.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from bot import cli_accounts, cli_cases, cli_orders, cli_service
+from bot import cli_accounts, cli_cases, cli_mail, cli_orders, cli_service
 from bot.cli_common import EXIT_CODES_HELP, CliState
 from bot.config import use_private_umask
 
@@ -50,6 +50,7 @@ def root(
 
 app.add_typer(cli_accounts.app, name="accounts")
 app.add_typer(cli_cases.app, name="cases")
+app.add_typer(cli_mail.app, name="mail")
 app.add_typer(selectors_app, name="selectors")
 app.command("cancel")(cli_orders.cancel)
 app.command("refund")(cli_orders.refund)

@@ -12,6 +12,11 @@ cases due now, and the page read decides their state. Only on accounts listed in
 ``Settings.trust_mail_accounts`` may an outcome mail move a case by itself. The event detail
 records the mail's signal, hint, key, folder, UID, date and its Authentication-Results.
 
+A portal mail that matched no pack rule (unknown subject, or no order id found) is not buried:
+its summary (`bot/mail/summary.py`, login codes masked) is kept with its processed key, and
+:meth:`MailPoller.reclassify` later runs the current pack over the kept mails and applies what
+now matches, once (`recoup mail reclassify`).
+
 When UIDVALIDITY changes (RFC 4549 §4.1) the cursor restarts at zero under the new value and
 the folder is re-scanned; messages seen before are recognised by their key (Message-ID, else a
 hash of headers and text) and only move the cursor. Keys are de-duplicated per account across
@@ -37,13 +42,24 @@ from loguru import logger
 from bot.config import Settings
 from bot.errors import SecretMissingError
 from bot.failpoints import failpoint
-from bot.mail.classify import EmailRulesSpec, MailClassifier, MailSignal, message_key
+from bot.mail.classify import LOGIN_CODE, EmailRulesSpec, MailClassifier, MailSignal, message_key
 from bot.mail.cursor import MailCursor, PlanReason, plan_fetch
 from bot.mail.effects import planner
 from bot.mail.imap import FetchedMail, MailboxClient
-from bot.mail.message import parse_message
+from bot.mail.message import MailMessage, parse_message
+from bot.mail.summary import code_pattern, rebuild, summarise
 from bot.secrets import resolve_secret
-from bot.store import CaseEffect, Clock, EffectPlanner, OpenCase, Store, utc_now
+from bot.store import (
+    AppliedMessage,
+    CaseEffect,
+    Clock,
+    EffectPlanner,
+    KeptMail,
+    OpenCase,
+    Store,
+    UnrecognisedMail,
+    utc_now,
+)
 
 ClientFactory = Callable[[Settings, str, str, str], MailboxClient]
 """Builds a (not yet opened) client from settings, mailbox user, password and folder."""
@@ -81,6 +97,8 @@ class PollResult:
     code, or about an order without an open case. Recorded as processed all the same."""
     duplicates: int = 0
     """Messages whose key was processed before (e.g. re-listed after a UIDVALIDITY change)."""
+    unrecognised: int = 0
+    """Of `applied` + `ignored`: portal mails that matched no rule, kept for reclassification."""
 
     def __add__(self, other: PollResult) -> PollResult:
         return PollResult(
@@ -88,7 +106,28 @@ class PollResult:
             self.applied + other.applied,
             self.ignored + other.ignored,
             self.duplicates + other.duplicates,
+            self.unrecognised + other.unrecognised,
         )
+
+
+@dataclass(frozen=True)
+class Reclassified:
+    """A kept mail that the current pack now recognises, and what applying it did."""
+
+    kept: UnrecognisedMail
+    kind: str
+    order_ids: tuple[str, ...]
+    applied: AppliedMessage
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON values."""
+        return {
+            **self.kept.as_dict(),
+            "now": self.kind,
+            "now_order_ids": list(self.order_ids),
+            "checked": list(self.applied.checked),
+            "moved": [[case_id, state.value] for case_id, state in self.applied.moved],
+        }
 
 
 def _default_client(settings: Settings, user: str, password: str, folder: str) -> MailboxClient:
@@ -115,7 +154,10 @@ class MailPoller:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.classifier = MailClassifier(pack.model.email)
+        rules = pack.model.email
+        self.classifier = MailClassifier(rules)
+        self._rule_events = frozenset(rule.event for rule in rules.rules)
+        self._code_regex = code_pattern(getattr(rules.login_code, "code", None))
         self._client_factory = client_factory
         self._hook = effect_hook
         self._on_case_moved = on_case_moved
@@ -141,7 +183,9 @@ class MailPoller:
                 f"account {account_name} has no mailbox password reference", account=account_name
             )
         password = resolve_secret(
-            account.mailbox_password_ref, secrets_file=self.settings.secrets_file, environ=self._environ,
+            account.mailbox_password_ref,
+            secrets_file=self.settings.secrets_file,
+            environ=self._environ,
             strict=self.settings.strict_secrets,
         )
         user = account.mailbox_user or account.email
@@ -150,10 +194,53 @@ class MailPoller:
             total += self._poll_folder(account.id, user, password, folder, trusted)
         self.last_polled[account_name] = self.clock()
         logger.info(
-            "mail poll of {}: {} fetched, {} applied, {} ignored, {} duplicates",
-            account_name, total.fetched, total.applied, total.ignored, total.duplicates,
+            "mail poll of {}: {} fetched, {} applied, {} ignored, {} duplicates, {} unrecognised kept",
+            account_name, total.fetched, total.applied, total.ignored, total.duplicates, total.unrecognised,
         )  # fmt: skip
         return total
+
+    def recognised(self, signal: MailSignal | None) -> bool:
+        """True when `signal` comes from a pack rule (or is a login code); False for no signal
+        and for a signal that only says "portal mail" without a rule behind it."""
+        return signal is not None and (signal.kind == LOGIN_CODE or signal.kind in self._rule_events)
+
+    def reclassify(self, account_name: str | None = None) -> list[Reclassified]:
+        """Run the current pack over the kept unrecognised mails (of `account_name`, or all) and
+        apply each one it now recognises, once (:meth:`bot.store.MailApplyRepository.apply_reclassified`:
+        a mail resolved before, by an earlier or a concurrent run, is skipped). Effects are those
+        of a freshly polled mail: a status check, a move only on trusted accounts. Returns what
+        changed (an empty list when nothing did). Raises StoreUnavailableError, UnknownAccountError."""
+        if account_name is not None:
+            self.store.accounts.get(account_name)
+        changed: list[Reclassified] = []
+        for kept in self.store.unrecognised.list_kept(account=account_name, pending_only=True):
+            message = rebuild(kept.mail.content, uid=kept.uid, internal_date=kept.mail.received_at)
+            signal = self.classifier.classify(message) if message is not None else None
+            if signal is None or not self.recognised(signal):
+                continue
+            trusted = kept.account in self.settings.trust_mail_accounts
+            detail = {
+                **_detail(signal, kept.mailbox, kept.uid),
+                "message_key": kept.message_key,
+                "reclassified": True,
+            }
+            applied = self.store.mail_apply.apply_reclassified(
+                kept.id,
+                kind=signal.kind,
+                order_ids=signal.order_ids,
+                plan=self._plan(signal, kept.uid, trusted),
+                detail=detail,
+            )
+            if applied is None:
+                continue
+            logger.info(
+                "unrecognised mail {} of {} now reads as {}: {} check(s), {} move(s)",
+                kept.id, kept.account, signal.kind, len(applied.checked), len(applied.moved),
+            )  # fmt: skip
+            for case_id, _state in applied.moved:
+                self._case_moved(case_id)
+            changed.append(Reclassified(kept, signal.kind, signal.order_ids, applied))
+        return changed
 
     # ---- one folder -------------------------------------------------------------------------
     def _poll_folder(
@@ -193,6 +280,7 @@ class MailPoller:
         key: str | None
         classification: str
         signal: MailSignal | None = None
+        keep: KeptMail | None = None
         if mail.raw is None:
             key, classification = None, "oversized"
         else:
@@ -208,6 +296,8 @@ class MailPoller:
                     classification = "unrecognised"
                 else:
                     classification = "not_portal"
+                if not self.recognised(signal) and self.classifier.is_portal_sender(message):
+                    keep = self._keep(message, mail.raw, signal)
         plan = self._plan(signal, mail.uid, trusted) if signal is not None else None
         applied = self.store.mail_apply.apply_message(
             account_id,
@@ -219,15 +309,32 @@ class MailPoller:
             order_ids=signal.order_ids if signal else (),
             plan=plan,
             detail=_detail(signal, folder, mail.uid) if signal else None,
+            keep=keep,
         )
         failpoint("mail.mid_batch")  # this message is committed, the next one not yet read
         for case_id, _state in applied.moved:
             self._case_moved(case_id)
         if applied.duplicate:
             return PollResult(fetched=1, duplicates=1)
+        kept = int(applied.kept)
         if applied.changed_cases:
-            return PollResult(fetched=1, applied=1)
-        return PollResult(fetched=1, ignored=1)
+            return PollResult(fetched=1, applied=1, unrecognised=kept)
+        return PollResult(fetched=1, ignored=1, unrecognised=kept)
+
+    def _keep(self, message: MailMessage, raw: bytes, signal: MailSignal | None) -> KeptMail:
+        """The summary kept for a portal mail that matched no rule (codes masked)."""
+        how = (
+            "From is the pack's sender"
+            if message.sender == self.classifier.sender
+            else "accepted by the sender rules (relay, forward or alias)"
+        )
+        return summarise(
+            message,
+            raw,
+            code_regex=self._code_regex,
+            order_ids=signal.order_ids if signal is not None else (),
+            accepted_as=how,
+        )
 
     def _case_moved(self, case_id: int) -> None:
         if self._on_case_moved is None:

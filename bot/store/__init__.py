@@ -18,6 +18,7 @@ from bot.store._reporting import CaseReportRow, WebhookSummary
 from bot.store._repository import CaseRepository
 from bot.store._retry import RetryPolicy
 from bot.store._store import Store
+from bot.store._unrecognised import KeptMail, OpenCaseRef, UnrecognisedMail
 
 __all__ = [
     "AppliedMessage",
@@ -26,12 +27,15 @@ __all__ = [
     "CaseRepository",
     "Clock",
     "EffectPlanner",
+    "KeptMail",
     "MailCursor",
     "OpenCase",
+    "OpenCaseRef",
     "OutboxMessage",
     "RandomSource",
     "RetryPolicy",
     "Store",
+    "UnrecognisedMail",
     "WebhookSummary",
     "current_revision",
     "head_revision",

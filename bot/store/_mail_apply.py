@@ -12,6 +12,12 @@ This module knows nothing about mail: the caller passes an :data:`EffectPlanner`
 the open cases of the message's order(s), as locked in this transaction, and says what to do.
 The mail side (`bot/mail/effects.py`) only ever asks for status checks, except on accounts the
 operator trusts mail for; this module still refuses any move the state table forbids.
+
+A portal mail that matched no rule comes with a :class:`~bot.store.KeptMail` summary, stored in
+the same transaction as its key (`bot/store/_unrecognised.py`). :meth:`apply_reclassified`
+applies such a mail later, when a changed pack recognises it, exactly once: the kept row is
+marked resolved in the transaction that writes the effects, and a resolved row is never
+applied again.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc, func, or_, select
+from sqlalchemy import exc, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -30,7 +36,14 @@ from bot.errors import InputError
 from bot.models import CaseKind
 from bot.states import FINAL_STATES, CaseState, allowed_targets
 from bot.store._base import RepoBase
-from bot.store._tables import CaseEventRow, CaseRow, MailCursorRow, ProcessedMessageRow
+from bot.store._tables import (
+    CaseEventRow,
+    CaseRow,
+    MailCursorRow,
+    ProcessedMessageRow,
+    UnrecognisedMailRow,
+)
+from bot.store._unrecognised import KeptMail, kept_row
 
 CHECK_EVENT = "status_check_requested"
 """Event kind written when a mail asks the status poller to read a case's order."""
@@ -83,6 +96,8 @@ class AppliedMessage:
     """Cases whose status check was requested."""
     moved: tuple[tuple[int, CaseState], ...] = ()
     """Cases moved, with their new state."""
+    kept: bool = False
+    """The mail's summary was kept as unrecognised."""
 
     @property
     def changed_cases(self) -> bool:
@@ -105,6 +120,7 @@ class MailApplyRepository(RepoBase):
         order_ids: Iterable[str] = (),
         plan: EffectPlanner | None = None,
         detail: Mapping[str, Any] | None = None,
+        keep: KeptMail | None = None,
     ) -> AppliedMessage:
         """Handle message `uid` of `mailbox` (under `uidvalidity`) in one transaction.
 
@@ -115,14 +131,15 @@ class MailApplyRepository(RepoBase):
         (kept if earlier) with a ``status_check_requested`` event, and allowed moves with a
         ``mail_outcome`` event. `detail` (and each effect's `note`) is copied into the events. Raises
         StoreUnavailableError when the database is unreachable; an exception from `plan`
-        propagates and nothing is written.
+        propagates and nothing is written. `keep` (a mail that matched no rule) is stored with
+        the key, unless the key was processed before.
         """
         orders = tuple(dict.fromkeys(order_ids))
         now = self._now()
         try:
             return self._apply(
                 account_id, mailbox, uidvalidity, uid, message_key, classification, orders, plan,
-                dict(detail or {}), now,
+                dict(detail or {}), now, keep,
             )  # fmt: skip
         except InputError as error:
             # Another poller recorded the same key between our check and our insert.
@@ -142,6 +159,52 @@ class MailApplyRepository(RepoBase):
         with self._tx("saving a mail cursor") as session:
             self._move_cursor(session, account_id, mailbox, uidvalidity, last_uid, now)
 
+    def apply_reclassified(
+        self,
+        kept_id: int,
+        *,
+        kind: str,
+        order_ids: Iterable[str] = (),
+        plan: EffectPlanner | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AppliedMessage | None:
+        """Apply kept unrecognised mail `kept_id`, which the current pack now reads as `kind`,
+        in one transaction: mark it resolved (only if no one did before), write `plan`'s
+        effects on the open cases of `order_ids` of its account as :meth:`apply_message` does,
+        and record `kind` on its processed-message row. Returns None, writing nothing, when the
+        mail was resolved before (by an earlier or a concurrent run): a kept mail is applied at
+        most once. Raises StoreUnavailableError; an exception from `plan` rolls back."""
+        orders = tuple(dict.fromkeys(order_ids))
+        now = self._now()
+        with self._tx("applying a reclassified mail") as session:
+            claimed = session.execute(
+                update(UnrecognisedMailRow)
+                .where(UnrecognisedMailRow.id == kept_id, UnrecognisedMailRow.resolved_at.is_(None))
+                .values(resolved_at=now, resolved_kind=kind[:64])
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None
+            row = session.execute(
+                select(UnrecognisedMailRow)
+                .where(UnrecognisedMailRow.id == kept_id)
+                .execution_options(populate_existing=True)
+            ).scalar_one()
+            checked, moved = self._effects(session, row.account_id, orders, plan, dict(detail or {}), now)
+            row.resolution = {
+                "kind": kind,
+                "order_ids": list(orders),
+                "checked": checked,
+                "moved": [[case_id, state.value] for case_id, state in moved],
+            }
+            marker = session.get(ProcessedMessageRow, row.processed_id)
+            if marker is not None:
+                marker.classification = kind[:64]
+                touched = checked + [case_id for case_id, _ in moved]
+                if touched and marker.case_id is None:
+                    marker.case_id = touched[0]
+            session.flush()
+            return AppliedMessage(duplicate=False, checked=tuple(checked), moved=tuple(moved))
+
     # ---- inside the transaction ---------------------------------------------------------------
     def _apply(
         self,
@@ -155,6 +218,7 @@ class MailApplyRepository(RepoBase):
         plan: EffectPlanner | None,
         detail: dict[str, Any],
         now: datetime,
+        keep: KeptMail | None,
     ) -> AppliedMessage:
         with self._tx("applying a mail message") as session:
             if message_key is None:
@@ -173,34 +237,58 @@ class MailApplyRepository(RepoBase):
             )
             session.add(marker)
             session.flush()  # a concurrent duplicate fails here, before any effect
-            checked: list[int] = []
-            moved: list[tuple[int, CaseState]] = []
-            if plan is not None and orders:
-                rows = self._open_cases(session, account_id, orders)
-                changed = self._state_changed_at(session, rows)
-                effects = plan([_open(row, changed.get(row.id)) for row in rows.values()])
-                for effect in effects:
-                    row = rows.get(effect.case_id)
-                    if row is None:
-                        continue
-                    move_to = effect.move_to
-                    note = {**detail, **(effect.note or {})}
-                    if move_to is not None and move_to not in allowed_targets(CaseState(row.state)):
-                        note["move_refused"] = move_to.value
-                        move_to = None
-                    if effect.request_check:
-                        self._request_check(session, row, now, note)
-                        checked.append(row.id)
-                    if move_to is not None:
-                        self._set_state(session, row, move_to, now=now, kind=OUTCOME_EVENT, detail=note)
-                        if effect.outcome_note is not None:
-                            row.outcome_note = effect.outcome_note
-                        moved.append((row.id, move_to))
-                touched = checked + [case_id for case_id, _ in moved]
-                if touched:
-                    marker.case_id = touched[0]
+            if keep is not None:
+                session.add(
+                    kept_row(
+                        keep, processed_id=marker.id, account_id=account_id, mailbox=mailbox,
+                        uidvalidity=uidvalidity, uid=uid, message_key=message_key, now=now,
+                    )
+                )  # fmt: skip
+            checked, moved = self._effects(session, account_id, orders, plan, detail, now)
+            touched = checked + [case_id for case_id, _ in moved]
+            if touched:
+                marker.case_id = touched[0]
             self._move_cursor(session, account_id, mailbox, uidvalidity, uid, now)
-            return AppliedMessage(duplicate=False, checked=tuple(checked), moved=tuple(moved))
+            return AppliedMessage(
+                duplicate=False, checked=tuple(checked), moved=tuple(moved), kept=keep is not None
+            )
+
+    def _effects(
+        self,
+        session: Session,
+        account_id: int,
+        orders: tuple[str, ...],
+        plan: EffectPlanner | None,
+        detail: dict[str, Any],
+        now: datetime,
+    ) -> tuple[list[int], list[tuple[int, CaseState]]]:
+        """Lock the open cases of `orders`, ask `plan` and write its effects (checks, allowed
+        moves, their events). Returns (checked case ids, moved cases with their new state)."""
+        checked: list[int] = []
+        moved: list[tuple[int, CaseState]] = []
+        if plan is None or not orders:
+            return checked, moved
+        rows = self._open_cases(session, account_id, orders)
+        changed = self._state_changed_at(session, rows)
+        effects = plan([_open(row, changed.get(row.id)) for row in rows.values()])
+        for effect in effects:
+            row = rows.get(effect.case_id)
+            if row is None:
+                continue
+            move_to = effect.move_to
+            note = {**detail, **(effect.note or {})}
+            if move_to is not None and move_to not in allowed_targets(CaseState(row.state)):
+                note["move_refused"] = move_to.value
+                move_to = None
+            if effect.request_check:
+                self._request_check(session, row, now, note)
+                checked.append(row.id)
+            if move_to is not None:
+                self._set_state(session, row, move_to, now=now, kind=OUTCOME_EVENT, detail=note)
+                if effect.outcome_note is not None:
+                    row.outcome_note = effect.outcome_note
+                moved.append((row.id, move_to))
+        return checked, moved
 
     @staticmethod
     def _processed(session: Session, account_id: int, message_key: str) -> bool:

@@ -20,6 +20,7 @@ from bot.store._repository import CaseRepository
 from bot.store._retry import RetryPolicy
 from bot.store._scheduler_lock import SchedulerLockRepository
 from bot.store._tracking import TrackingRepository
+from bot.store._unrecognised import UnrecognisedMailRepository
 
 
 class Store:
@@ -71,6 +72,10 @@ class Store:
             sessions, clock, postgres=postgres, outbox_targets=outbox_targets
         )
         """Read-only views: outbox delivery log, case rows for exports."""
+        self.unrecognised = UnrecognisedMailRepository(
+            sessions, clock, postgres=postgres, outbox_targets=outbox_targets
+        )
+        """Portal mail that matched no rule, kept for `recoup mail unrecognised|reclassify`."""
 
     @classmethod
     def open(

@@ -189,6 +189,37 @@ class ProcessedMessageRow(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class UnrecognisedMailRow(Base):
+    """A portal mail that matched no rule, kept for `recoup mail unrecognised|reclassify`.
+
+    One per processed message (written in the same transaction). `content` holds what a
+    reclassification needs (headers without MIME/Received/signatures, the subject and text
+    with login codes masked, links without query secrets); `resolved_*` is set once, by the
+    reclassification that applied it."""
+
+    __tablename__ = "unrecognised_mail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    processed_id: Mapped[int] = mapped_column(ForeignKey("processed_messages.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    mailbox: Mapped[str] = mapped_column(String(255))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_key: Mapped[str] = mapped_column(String(255))
+    sender: Mapped[str] = mapped_column(String(320))
+    accepted_as: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    order_ids: Mapped[list[str]] = mapped_column(JSON)
+    excerpt: Mapped[str] = mapped_column(Text)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    kept_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_kind: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
 class OutboxRow(Base):
     """An event waiting to be delivered to one target (webhook, export, ...)."""
 
