@@ -115,7 +115,7 @@ class MailPoller:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.classifier = MailClassifier(pack.model.email)
+        self.classifier = MailClassifier(pack.model.email, aliases=settings.mail_sender_aliases)
         self._client_factory = client_factory
         self._hook = effect_hook
         self._on_case_moved = on_case_moved
@@ -147,7 +147,7 @@ class MailPoller:
         user = account.mailbox_user or account.email
         total = PollResult()
         for folder in self.settings.mail_poll_folders:
-            total += self._poll_folder(account.id, user, password, folder, trusted)
+            total += self._poll_folder(account.id, user, password, folder, trusted, account_name)
         self.last_polled[account_name] = self.clock()
         logger.info(
             "mail poll of {}: {} fetched, {} applied, {} ignored, {} duplicates",
@@ -157,7 +157,7 @@ class MailPoller:
 
     # ---- one folder -------------------------------------------------------------------------
     def _poll_folder(
-        self, account_id: int, user: str, password: str, folder: str, trusted: bool
+        self, account_id: int, user: str, password: str, folder: str, trusted: bool, account: str
     ) -> PollResult:
         client = self._client_factory(self.settings, user, password, folder)
         try:
@@ -180,14 +180,15 @@ class MailPoller:
                 return result
             for batch in client.fetch(client.uids_after(plan.after_uid)):
                 for mail in batch:
-                    result += self._handle(account_id, folder, state.uidvalidity, mail, trusted)
+                    result += self._handle(account_id, folder, state.uidvalidity, mail, trusted, account)
             return result
         finally:
             client.close()
 
     def _handle(
-        self, account_id: int, folder: str, uidvalidity: int, mail: FetchedMail, trusted: bool
-    ) -> PollResult:
+        self, account_id: int, folder: str, uidvalidity: int, mail: FetchedMail, trusted: bool,
+        account: str | None = None,
+    ) -> PollResult:  # fmt: skip
         """Classify one fetched message and apply it in one transaction (`trusted`: the operator
         trusts this account's mail to move cases, see `bot/mail/effects.py`)."""
         key: str | None
@@ -201,10 +202,10 @@ class MailPoller:
                 key, classification = "raw-sha256:" + hashlib.sha256(mail.raw).hexdigest(), "unreadable"
             else:
                 key = message_key(message)
-                signal = self.classifier.classify(message)
+                signal = self.classifier.classify(message, account=account)
                 if signal is not None:
                     classification = signal.kind
-                elif self.classifier.is_portal_sender(message):
+                elif self.classifier.is_portal_sender(message, account=account):
                     classification = "unrecognised"
                 else:
                     classification = "not_portal"
