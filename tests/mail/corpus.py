@@ -503,6 +503,25 @@ def portal_corpus() -> list[CorpusMail]:
         via="forward:body",
     )
 
+    a = oid()
+    add(
+        "de no colon, relayed, html only (qp)",
+        "de",
+        build(
+            f"Bestellung {a} wurde versandt",
+            html=_html(
+                [f"Die Bestellung {a} wurde versandt!", "Bestell-Nr.", a, "Bestellsumme", "1,99€"],
+                [(_track(a), "Verfolgen Sie Ihre Bestellung")],
+            ),
+            sender=f"AliExpress <{RELAY}>",
+            cte="quoted-printable",
+        ),
+        (a,),
+        "relayed",
+        "html-only",
+        via="relay:apple",
+    )
+
     # ---- French --------------------------------------------------------------------------------
     a = oid()
     add(
