@@ -236,6 +236,12 @@ class Settings(BaseSettings):
     portal page decides, because anyone can forge the portal's From address. A move made this
     way says so in the case history ("moved by mail alone (trusted by operator setting ...)")."""
 
+    mail_sender_aliases: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Extra sender addresses that count as the portal's, per account name (key ``*``: every
+    account), e.g. ``{"ann": ["aliexpress@forwarder.example"]}``: for a mailbox that receives
+    the portal's mail from a forwarding address. Like the portal's own address, an alias only
+    rings the doorbell (a status check). The login-code wait counts the ``*`` aliases."""
+
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.webhook_url and not self.webhook_secret:

@@ -264,10 +264,21 @@ class MailRule(_Strict):
 
 
 class OrderIdPatterns(_Strict):
-    """Where an order id is found in a mail: subject and body/link regexes (group 1)."""
+    """Where an order id is found in a mail: subject and body/link regexes. Group 1 (else the
+    match) may list several ids: every digit run in it that is a valid order id counts. The
+    body patterns run over the text and every link. Bound ids by non-digits (``(?<!\\d)``,
+    ``(?!\\d)``), never ``\\b`` (real text glues words to ids: ``…7135Copy``), and read ids only
+    next to order words or from order links, so parcel numbers are never taken."""
 
     subject: list[str]
     body: list[str]
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _compile_all(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            re.compile(pattern)
+        return value
 
 
 class LoginCodeRule(_Strict):
@@ -284,6 +295,15 @@ class EmailRules(_Strict):
     order_id_patterns: OrderIdPatterns
     rules: list[MailRule] = Field(min_length=1)
     login_code: LoginCodeRule
+    forward_prefix: str = r"(?i)^(?:\s*(?:fwd?|wg|aw|re|tr|rv|i|pd|doorst|antw)\s*:\s*)+"
+    """Regex of the forward/reply prefixes stripped from a subject before the rules run
+    (``Fwd:``, ``WG:``, ``TR:``, ``RV:``, ``I:``, ``PD:``, ``Doorst:``, ``Re:``, ``AW:``)."""
+
+    @field_validator("forward_prefix")
+    @classmethod
+    def _prefix_compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
 
 
 StatusTexts = dict[str, list[str]]

@@ -2,8 +2,9 @@
 
 The portal-specific parts (the code's regex, the sender address) come from the caller, who
 takes them from the selector pack. The sender is read and matched exactly as the outcome
-poller does (:mod:`bot.mail.sender`: strict From, no display-name addresses). The code itself
-is never logged.
+poller does (:func:`bot.mail.sender.accepted_via`: strict From, no display-name addresses;
+Apple relay addresses and forwards naming the sender count, and so do the operator's aliases
+for every account, ``RECOUP_MAIL_SENDER_ALIASES["*"]``). The code itself is never logged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, LoginRejectedError, MailUnavailableError
 from bot.mail.imap import FetchedMail, MailboxClient
 from bot.mail.message import MailMessage, parse_message
-from bot.mail.sender import sender_matches
+from bot.mail.sender import accepted_via
 
 ClientFactory = Callable[[str, str], MailboxClient]
 """Builds a (not yet opened) client from mailbox user and password: the test/transport seam."""
@@ -51,17 +52,23 @@ def extract_code(regex: re.Pattern[str], message: MailMessage) -> str | None:
 
 
 def newest_code(
-    mails: Iterable[FetchedMail], regex: re.Pattern[str], *, since: datetime, sender: str | None
+    mails: Iterable[FetchedMail],
+    regex: re.Pattern[str],
+    *,
+    since: datetime,
+    sender: str | None,
+    aliases: tuple[str, ...] = (),
 ) -> tuple[int, str] | None:
-    """(uid, code) of the newest (highest UID) message from `sender`, dated at or after `since`
-    (its Date header, else its INTERNALDATE; whole seconds), that holds a code."""
+    """(uid, code) of the newest (highest UID) message from `sender` (directly, relayed,
+    forwarded or from one of `aliases`, see :func:`bot.mail.sender.accepted_via`), dated at or
+    after `since` (its Date header, else its INTERNALDATE; whole seconds), that holds a code."""
     floor = _aware(since).replace(microsecond=0)
     best: tuple[int, str] | None = None
     for mail in mails:
         if mail.raw is None:
             continue
         message = parse_message(mail.raw, uid=mail.uid, internal_date=mail.internal_date)
-        if message is None or not sender_matches(message.sender, sender):
+        if message is None or accepted_via(message.sender, message.sender_claims, sender, aliases) is None:
             continue
         when = message.date or message.internal_date
         if when is None or _aware(when) < floor:
@@ -128,7 +135,13 @@ class ImapCodeSource:
                     uids = [uid for uid in uids if uid > seen_up_to]
                     if uids:
                         mails = await client.afetch(uids)
-                        found = newest_code(mails, regex, since=since, sender=sender)
+                        found = newest_code(
+                            mails,
+                            regex,
+                            since=since,
+                            sender=sender,
+                            aliases=self._settings.mail_sender_aliases.get("*", ()),
+                        )
                         if found is not None:
                             logger.info("verification code found for {} in UID {}", mailbox_user, found[0])
                             return found[1]

@@ -6,12 +6,15 @@ reads the portal's order page, and THAT decides the state (`bot.outcomes.judge`)
 moves a case on its own, because anyone can write a mail with the portal's exact From address
 (the From header proves nothing; `Authentication-Results` is recorded but may be forged too).
 What the mail says is kept as a hint: the event detail's ``hint`` is the state :data:`OUTCOMES`
-gives for the mail's kind and the case's kind.
+gives for the mail's kind and the case's kind; ``sender_via`` says how the sender was accepted
+as the portal (``direct``, ``alias``, ``relay:apple``, ``forward:…``). A portal mail that
+matched no rule but names orders (``unrecognised``) asks for the check without a hint.
 
 The one exception is an operator's choice: for the accounts in ``RECOUP_TRUST_MAIL_ACCOUNTS``
 (accounts whose pages Recoup cannot read) an outcome mail moves the case to its hint, as
 :data:`TRUSTED_NOTE` says in the event and the case's outcome note, and only when the mail is
-newer than the case's last state change and its Authentication-Results do not say ``fail``.
+newer than the case's last state change and its Authentication-Results do not say ``fail``,
+and never for a forwarded mail (its date is the forward's).
 The store makes such a move only where the state table (`bot.states`) allows it from the
 case's current state (checked again inside the transaction); a refused move is noted in the
 check event's detail as ``move_refused``.
@@ -77,7 +80,7 @@ def effects_for(signal: MailSignal, cases: Sequence[OpenCase], *, trusted: bool 
         if case.order_id not in wanted:
             continue
         hint = outcome_for(signal.kind, case.kind)
-        note: dict[str, Any] = {}
+        note: dict[str, Any] = {"sender_via": signal.sender_via}
         if hint is not None:
             note["hint"] = hint.value
         move_to: CaseState | None = None
@@ -105,6 +108,8 @@ def _why_not_trusted(signal: MailSignal, case: OpenCase) -> str | None:
     """Why a trusted account's outcome mail may not move `case` (None: it may)."""
     if signal.auth is not None and signal.auth.failed:
         return "the receiving server's Authentication-Results say fail"
+    if signal.sender_via.startswith("forward:"):
+        return "a forwarded mail's date is the forward's, not the portal's"
     if signal.received_at is None:
         return "the mail has no date"
     if case.state_changed_at is not None and signal.received_at <= case.state_changed_at:

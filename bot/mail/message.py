@@ -23,7 +23,7 @@ from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
-from bot.mail.sender import AuthResults, read_auth_results, read_from
+from bot.mail.sender import AuthResults, SenderClaim, read_auth_results, read_claims, read_from
 
 MAX_RAW_BYTES = 8 * 1024 * 1024
 """Input beyond this is cut before parsing (the IMAP side skips such mail anyway)."""
@@ -72,6 +72,9 @@ class MailMessage:
     """True when the input or the text was cut at a limit."""
     auth: AuthResults | None = None
     """The topmost Authentication-Results header (DKIM/SPF/DMARC), when there is one."""
+    sender_claims: tuple[SenderClaim, ...] = ()
+    """Where a forwarded mail names its original sender (``X-Original-From``, ``Resent-From``,
+    ``Reply-To``, a forwarded header block in the body): see :func:`bot.mail.sender.read_claims`."""
 
 
 def parse_message(
@@ -106,6 +109,7 @@ def parse_message(
         internal_date=internal_date,
         truncated=truncated or cut,
         auth=read_auth_results(msg, sender.domain),
+        sender_claims=read_claims(msg, text),
     )
 
 

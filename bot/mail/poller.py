@@ -155,7 +155,7 @@ class MailPoller:
         self.settings = settings
         self.clock = clock
         rules = pack.model.email
-        self.classifier = MailClassifier(rules)
+        self.classifier = MailClassifier(rules, aliases=settings.mail_sender_aliases)
         self._rule_events = frozenset(rule.event for rule in rules.rules)
         self._code_regex = code_pattern(getattr(rules.login_code, "code", None))
         self._client_factory = client_factory
@@ -191,7 +191,7 @@ class MailPoller:
         user = account.mailbox_user or account.email
         total = PollResult()
         for folder in self.settings.mail_poll_folders:
-            total += self._poll_folder(account.id, user, password, folder, trusted)
+            total += self._poll_folder(account.id, user, password, folder, trusted, account_name)
         self.last_polled[account_name] = self.clock()
         logger.info(
             "mail poll of {}: {} fetched, {} applied, {} ignored, {} duplicates, {} unrecognised kept",
@@ -215,7 +215,7 @@ class MailPoller:
         changed: list[Reclassified] = []
         for kept in self.store.unrecognised.list_kept(account=account_name, pending_only=True):
             message = rebuild(kept.mail.content, uid=kept.uid, internal_date=kept.mail.received_at)
-            signal = self.classifier.classify(message) if message is not None else None
+            signal = self.classifier.classify(message, account=kept.account) if message is not None else None
             if signal is None or not self.recognised(signal):
                 continue
             trusted = kept.account in self.settings.trust_mail_accounts
@@ -244,7 +244,7 @@ class MailPoller:
 
     # ---- one folder -------------------------------------------------------------------------
     def _poll_folder(
-        self, account_id: int, user: str, password: str, folder: str, trusted: bool
+        self, account_id: int, user: str, password: str, folder: str, trusted: bool, account: str
     ) -> PollResult:
         client = self._client_factory(self.settings, user, password, folder)
         try:
@@ -267,14 +267,15 @@ class MailPoller:
                 return result
             for batch in client.fetch(client.uids_after(plan.after_uid)):
                 for mail in batch:
-                    result += self._handle(account_id, folder, state.uidvalidity, mail, trusted)
+                    result += self._handle(account_id, folder, state.uidvalidity, mail, trusted, account)
             return result
         finally:
             client.close()
 
     def _handle(
-        self, account_id: int, folder: str, uidvalidity: int, mail: FetchedMail, trusted: bool
-    ) -> PollResult:
+        self, account_id: int, folder: str, uidvalidity: int, mail: FetchedMail, trusted: bool,
+        account: str | None = None,
+    ) -> PollResult:  # fmt: skip
         """Classify one fetched message and apply it in one transaction (`trusted`: the operator
         trusts this account's mail to move cases, see `bot/mail/effects.py`)."""
         key: str | None
@@ -289,14 +290,14 @@ class MailPoller:
                 key, classification = "raw-sha256:" + hashlib.sha256(mail.raw).hexdigest(), "unreadable"
             else:
                 key = message_key(message)
-                signal = self.classifier.classify(message)
+                signal = self.classifier.classify(message, account=account)
                 if signal is not None:
                     classification = signal.kind
-                elif self.classifier.is_portal_sender(message):
+                elif self.classifier.is_portal_sender(message, account=account):
                     classification = "unrecognised"
                 else:
                     classification = "not_portal"
-                if not self.recognised(signal) and self.classifier.is_portal_sender(message):
+                if not self.recognised(signal) and self.classifier.is_portal_sender(message, account=account):
                     keep = self._keep(message, mail.raw, signal)
         plan = self._plan(signal, mail.uid, trusted) if signal is not None else None
         applied = self.store.mail_apply.apply_message(
@@ -323,10 +324,11 @@ class MailPoller:
 
     def _keep(self, message: MailMessage, raw: bytes, signal: MailSignal | None) -> KeptMail:
         """The summary kept for a portal mail that matched no rule (codes masked)."""
+        via = signal.sender_via if signal is not None else ""
         how = (
             "From is the pack's sender"
             if message.sender == self.classifier.sender
-            else "accepted by the sender rules (relay, forward or alias)"
+            else f"accepted as {via}" if via else "accepted by the sender rules (relay, forward or alias)"
         )
         return summarise(
             message,

@@ -10,6 +10,14 @@ comment, an encoded word or after the address. Anything the parser had to repair
 a second From header, a domain literal or a non-hostname domain gives no sender (``""``).
 Mail with no sender is never the portal's.
 
+:func:`accepted_via` decides whether a mail counts as the portal's and says how: ``direct``
+(the From is the portal's address), ``alias`` (an address the operator declared, setting
+``RECOUP_MAIL_SENDER_ALIASES``), ``relay:apple`` (an Apple Hide My Email address encoding the
+portal's address) or ``forward:<where>`` (a forwarded mail whose ``X-Original-From``,
+``Resent-From``, ``Reply-To`` or forwarded header block in the body names the portal's address,
+see :func:`read_claims`). Every form is forgeable, like the From itself: an accepted mail only
+rings the doorbell, it never proves anything.
+
 :func:`read_auth_results` records what the receiving mail server says about DKIM, SPF and
 DMARC (``Authentication-Results``, RFC 8601). Only the TOPMOST header is read: each server
 on the way prepends its own, so the first one in the message is the one the operator's own
@@ -208,3 +216,150 @@ def _auth(value: str, sender_domain: str) -> AuthResults | None:
         dmarc=dmarc[0][0] if dmarc else None,
         dmarc_domain=dmarc[0][1].get("header.from") if dmarc else None,
     )
+
+
+# ---- relays, forwards and aliases --------------------------------------------------------------
+APPLE_RELAY_DOMAIN = "privaterelay.appleid.com"
+"""Apple "Hide My Email" / Sign in with Apple relay: it rewrites the From of relayed mail to
+``<local>_at_<domain with _ for .>_<random>@privaterelay.appleid.com``."""
+
+_APPLE_RANDOM = re.compile(r"[0-9a-z]{6,}(?:_[0-9a-z]{8,})?")
+"""The relay's random tail (one or two alphanumeric chunks). A short second chunk is refused, so
+``…_com_evil_io`` (``transaction@notice.aliexpress.com.evil.io``) is not read as the portal."""
+
+CLAIM_HEADERS = ("X-Original-From", "Resent-From", "Reply-To")
+"""Headers a forwarder (Gmail, Outlook, a mailing service) puts the original sender into, read
+in this order, each strictly (one well-formed mailbox, see :func:`parse_from`)."""
+
+_FORWARD_MARKERS = re.compile(
+    r"(?im)^[ \t>]*(?:-{2,}\s*)?(?:Forwarded message|Begin forwarded message:?|Original Message"
+    r"|Weitergeleitete Nachricht|Ursprüngliche Nachricht|Message transféré|Message d'origine"
+    r"|Mensaje reenviado|Mensaje original|Messaggio inoltrato|Messaggio originale"
+    r"|Wiadomość przekazana dalej|Wiadomość przekazana|Oryginalna wiadomość"
+    r"|Doorgestuurd bericht|Oorspronkelijk bericht)\s*(?:-{2,})?\s*$"
+)
+"""The line a mail client writes above a forwarded message's header block (Gmail
+``---------- Forwarded message ---------``, Apple Mail ``Begin forwarded message:``, Outlook
+``-----Original Message-----`` and their EN/DE/FR/ES/IT/PL/NL translations)."""
+
+_FORWARD_FROM = re.compile(r"(?im)^[ \t>*]*(?:From|Von|De|Da|Od|Van)[ \t]*:[ \t]*(.+?)[ \t*]*$")
+_FORWARD_NEXT = re.compile(
+    r"(?im)^[ \t>*]*(?:Sent|Date|Gesendet|Datum|Envoyé|Date|Enviado|Fecha|Inviato|Data|Wysłano"
+    r"|Verzonden|Datum)[ \t]*:"
+)
+"""Outlook writes no marker line, only ``From: … Sent: …`` (``Von: … Gesendet: …``): a From line
+directly followed by one of these counts as a forwarded header block too."""
+_MAILTO = re.compile(r"\[mailto:([^\]\s]+)\]", re.IGNORECASE)
+_FORWARD_WINDOW = 6
+"""A marker's From line must be among the next few lines."""
+_FORWARD_TEXT = 20_000
+"""Only the start of the body is searched for a forwarded header block."""
+
+
+@dataclass(frozen=True)
+class SenderClaim:
+    """Another place of the mail naming its original sender: `via` is the header name
+    (lower-case) or ``body`` for a forwarded header block; `address` is read strictly."""
+
+    via: str
+    address: str
+
+
+def read_claims(msg: Message, text: str) -> tuple[SenderClaim, ...]:
+    """The original-sender claims of a forwarded mail: :data:`CLAIM_HEADERS` (one value each,
+    read strictly; a repeated header is refused) and the forwarded header block at the start of
+    the body `text`. Never raises; claims are only claims (anyone can write them)."""
+    claims: list[SenderClaim] = []
+    for name in CLAIM_HEADERS:
+        values = raw_headers(msg, name)
+        if len(values) != 1 or len(values[0]) > MAX_FROM_CHARS:
+            continue
+        address = parse_from(values[0]).address
+        if address:
+            claims.append(SenderClaim(name.lower(), address))
+    try:
+        forwarded = forwarded_from(text)
+    except Exception:
+        forwarded = ""
+    if forwarded:
+        claims.append(SenderClaim("body", forwarded))
+    return tuple(claims)
+
+
+def forwarded_from(text: str) -> str:
+    """The strictly read sender of the first forwarded header block in `text` (``""`` when
+    there is none): a From line (``From:``/``Von:``/``De :``/``Da:``/``Od:``/``Van:``) within a
+    few lines after a forward marker, or directly followed by a Sent/Date line (Outlook).
+    ``Name [mailto:a@b]`` is read as ``Name <a@b>``."""
+    lines = text[:_FORWARD_TEXT].splitlines()
+    marker_at = -(_FORWARD_WINDOW + 1)
+    for index, line in enumerate(lines):
+        if _FORWARD_MARKERS.match(line):
+            marker_at = index
+            continue
+        found = _FORWARD_FROM.match(line)
+        if found is None:
+            continue
+        after_marker = index - marker_at <= _FORWARD_WINDOW
+        outlook = index + 1 < len(lines) and _FORWARD_NEXT.match(lines[index + 1]) is not None
+        if not (after_marker or outlook):
+            continue
+        value = _MAILTO.sub(r"<\1>", found.group(1))
+        address = parse_from(value).address
+        if address:
+            return address
+    return ""
+
+
+def apple_relay_matches(address: str, wanted: str) -> bool:
+    """Is `address` an Apple relay address encoding `wanted` (an address, or ``@domain`` for any
+    sender at that domain)? ``transaction_at_notice_aliexpress_com_ab12cd34@privaterelay.appleid.com``
+    encodes ``transaction@notice.aliexpress.com``; a look-alike domain encodes differently."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    wanted = wanted.strip().lower()
+    if domain != APPLE_RELAY_DOMAIN or not wanted or "@" not in wanted:
+        return False
+    want_local, _, want_domain = wanted.rpartition("@")
+    encoded_domain = "_at_" + want_domain.replace(".", "_") + "_"
+    if want_local:
+        prefix = want_local + encoded_domain
+        if not local.startswith(prefix):
+            return False
+        tail = local[len(prefix) :]
+    else:
+        head, sep, tail = local.partition(encoded_domain)
+        if not sep or not head or "_at_" in head or _LOCAL_BAD.search(head):
+            return False
+    return _APPLE_RANDOM.fullmatch(tail) is not None
+
+
+def accepted_via(
+    sender: str, claims: tuple[SenderClaim, ...], wanted: str | None, aliases: tuple[str, ...] = ()
+) -> str | None:
+    """How a mail from the strictly read `sender` (with its forward `claims`) counts as coming
+    from `wanted`, or None when it does not:
+
+    - ``direct``: `sender` is `wanted` (:func:`sender_matches`);
+    - ``alias``: `sender` is one of the operator's `aliases` (addresses the operator declared
+      to carry the portal's mail, e.g. a forwarding mailbox);
+    - ``relay:apple``: `sender` is an Apple relay address encoding `wanted`;
+    - ``forward:<header>`` / ``forward:body``: a forward claim (``X-Original-From``,
+      ``Resent-From``, ``Reply-To``, or a forwarded header block in the body) is `wanted`.
+
+    A mail whose own From was refused (``""``) is never accepted, whatever it claims; display
+    names never count; a look-alike domain matches nothing. Claims are forgeable, as is the
+    From itself: an accepted mail only rings the doorbell (a status check)."""
+    if wanted is None:
+        return "direct"
+    if not sender:
+        return None
+    if sender_matches(sender, wanted):
+        return "direct"
+    if any(sender == alias.strip().lower() for alias in aliases if alias.strip()):
+        return "alias"
+    if apple_relay_matches(sender, wanted):
+        return "relay:apple"
+    for claim in claims:
+        if sender_matches(claim.address, wanted):
+            return f"forward:{claim.via}"
+    return None

@@ -114,7 +114,9 @@ def test_login_code_mail_is_recognised_without_order(classifier: MailClassifier)
 def test_unknown_portal_mail_and_invalid_ids_give_nothing(classifier: MailClassifier) -> None:
     assert classifier.classify(_parsed("Big savings this weekend!")) is None
     assert classifier.classify(_parsed("Order 12345: Cancellation approved")) is None
-    assert classifier.classify(_parsed(f"Fwd: Order {OID}: Cancellation approved")) is None
+    # (issue 8: a forwarded subject is read after its prefix; see tests/mail/test_corpus.py)
+    forwarded = classifier.classify(_parsed(f"Fwd: Order {OID}: Cancellation approved"))
+    assert forwarded is not None and (forwarded.kind, forwarded.order_ids) == ("cancel_approved", (OID,))
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -179,7 +181,8 @@ def test_outcomes_apply_only_to_their_case_kind_and_order() -> None:
     assert effects[1].outcome_note == TRUSTED_NOTE and (effects[1].note or {})["why"] == TRUSTED_NOTE
     assert all(e.request_check for e in effects.values())
     untrusted = {e.case_id: e for e in effects_for(signal, cases)}
-    assert untrusted[1].move_to is None and (untrusted[1].note or {}) == {"hint": "approved"}
+    assert untrusted[1].move_to is None
+    assert (untrusted[1].note or {}) == {"hint": "approved", "sender_via": "direct"}
 
 
 def test_trusted_mail_moves_only_when_newer_than_the_last_change_and_not_failing_auth() -> None:
