@@ -20,13 +20,13 @@ from decimal import Decimal
 from bot.browser import BrowserManager
 from bot.config import Settings
 from bot.engine import Engine
-from bot.errors import AmountError, LeaseLostError
+from bot.errors import LeaseLostError
 from bot.mail.codes import ImapCodeSource
 from bot.models import Case
 from bot.states import CaseState
 from bot.store import Store
 from flows.env import FlowEnv
-from flows.money import parse_money
+from flows.money import check_refund_amount
 from flows.orders import find_order
 from flows.pack import Pack, load_pack
 from flows.session import with_session
@@ -113,10 +113,13 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def check_amount(rt: Runtime, account_name: str, order_id: str, amount: Decimal) -> Decimal | None:
-    """Read the order's total on the portal (signed in as the account) and refuse an amount above
-    it with AmountError — before any case is written. Returns the total (None when the page
-    shows none). Raises the flows' typed errors (order not found, challenge, unavailable)."""
+async def check_amount(
+    rt: Runtime, account_name: str, order_id: str, amount: Decimal, currency: str = "USD"
+) -> Decimal | None:
+    """Read the order's total on the portal (signed in as the account) and refuse, with
+    AmountError, an amount in another currency or above it (flows.money.check_refund_amount) —
+    before any case is written. Returns the total (None when the page shows none). Raises the
+    flows' typed errors (order not found, challenge, unavailable)."""
     import asyncio
 
     account = await asyncio.to_thread(rt.store.accounts.get, account_name)
@@ -128,15 +131,10 @@ async def check_amount(rt: Runtime, account_name: str, order_id: str, amount: De
         card = await with_session(
             page, env, creds, lambda: find_order(page, env, order_id), code_source=rt.engine.code_source
         )
-    total = parse_money(card.total_text, rt.pack.money_re) if card.total_text else None
-    if total is not None and amount > total:
-        raise AmountError(
-            f"refund amount {amount} is above the total {total} of order {order_id} ({card.total_text}); "
-            "nothing was written",
-            amount=str(amount),
-            total=str(total),
-        )
-    return total
+    if card.total is None or card.total_text is None:
+        return None
+    check_refund_amount(amount, currency, card.total, order_id=order_id, total_text=card.total_text)
+    return card.total.amount
 
 
 OPEN_STATES = frozenset(

@@ -82,7 +82,7 @@ async def _submit(
         return
     async with runtime(settings, store) as rt:
         if new.kind is CaseKind.REFUND and new.amount is not None:
-            await check_amount(rt, new.account, new.order_id, new.amount)
+            await check_amount(rt, new.account, new.order_id, new.amount, new.currency or "USD")
         case = await asyncio.to_thread(create_case, store, settings, new, evidence=list(evidence))
         if case.state is not CaseState.QUEUED:
             report(out, case, None, ran=False, note="awaiting approval: `recoup cases approve`")

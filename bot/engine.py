@@ -123,6 +123,7 @@ class Engine:
             totp_secret=secret(account.totp_ref),
             mailbox_user=account.mailbox_user or (account.email if account.mailbox_password_ref else None),
             mailbox_password=secret(account.mailbox_password_ref),
+            locale=account.locale,
         )
 
     @staticmethod
