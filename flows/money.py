@@ -59,27 +59,38 @@ def read_money(text: str, pattern: re.Pattern[str], currencies: Mapping[str, Seq
     return Money(amount, None)
 
 
-def check_refund_amount(amount: Decimal, currency: str, total: Money, *, order_id: str,
-                        total_text: str) -> None:
+def check_refund_amount(
+    amount: Decimal, currency: str, total: Money, *, order_id: str, total_text: str
+) -> None:
     """Refuse (AmountError) a refund `amount` in `currency` that cannot be held against the
     order's `total`: the total is in another currency, names no currency the pack knows, or
     is smaller than the amount. Amounts are compared only within one currency."""
     asked = currency.upper()
-    context = {"amount": str(amount), "currency": asked, "total": f"{total.amount:.2f}",
-               "total_currency": total.currency, "order_id": order_id}
+    context = {
+        "amount": str(amount),
+        "currency": asked,
+        "total": f"{total.amount:.2f}",
+        "total_currency": total.currency,
+        "order_id": order_id,
+    }
     if total.currency is None:
         raise AmountError(
             f"cannot check the refund amount: the total of order {order_id} ('{total_text}') names no "
             "currency the selector pack knows (add its marker to `currencies:`); nothing was written",
-            **context)
+            **context,
+        )
     if total.currency != asked:
         raise AmountError(
             f"refund amount is in {asked} but the order total is in {total.currency} "
-            f"(order {order_id}: '{total_text}'); nothing was written", **context)
+            f"(order {order_id}: '{total_text}'); nothing was written",
+            **context,
+        )
     if amount > total.amount:
         raise AmountError(
             f"refund amount {amount} {asked} is above the total {total} of order {order_id} "
-            f"('{total_text}'); nothing was written", **context)
+            f"('{total_text}'); nothing was written",
+            **context,
+        )
 
 
 def _amount(raw: str) -> Decimal | None:

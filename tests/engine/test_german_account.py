@@ -33,29 +33,50 @@ def _page_languages(case_dir: Path) -> set[str]:
     return found
 
 
-async def test_german_account_on_german_pages(rig: Rig, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
-                                              tmp_path: Path) -> None:
+async def test_german_account_on_german_pages(
+    rig: Rig,  # noqa: F811  (the imported fixture)
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     rig.add_account(BERND, "bernd", monkeypatch)
     assert rig.store.accounts.get("bernd").locale == "de_DE"
 
-    cancel = rig.claimed(NewCase(account="bernd", order_id=CANCEL_ORDER, kind=CaseKind.CANCEL,
-                                 reason="not_shipped_on_time", message="Bitte stornieren."))
+    cancel = rig.claimed(
+        NewCase(
+            account="bernd",
+            order_id=CANCEL_ORDER,
+            kind=CaseKind.CANCEL,
+            reason="not_shipped_on_time",
+            message="Bitte stornieren.",
+        )
+    )
     assert await rig.engine.run_case(cancel, WORKER) is CaseState.SUBMITTED
 
     folder = tmp_path / "fotos"
     folder.mkdir()
     (folder / "foto.png").write_bytes(png_bytes(12, 12))
-    refund = rig.claimed(NewCase(
-        account="bernd", order_id=REFUND_ORDER, kind=CaseKind.REFUND, reason="not_received",
-        message="Die Sendung ist nie angekommen.", refund_type=RefundType.REFUND_ONLY,
-        amount=Decimal("14.20"), currency="EUR", evidence_folder=str(folder)))
+    refund = rig.claimed(
+        NewCase(
+            account="bernd",
+            order_id=REFUND_ORDER,
+            kind=CaseKind.REFUND,
+            reason="not_received",
+            message="Die Sendung ist nie angekommen.",
+            refund_type=RefundType.REFUND_ONLY,
+            amount=Decimal("14.20"),
+            currency="EUR",
+            evidence_folder=str(folder),
+        )
+    )
     assert await rig.engine.run_case(refund, WORKER) is CaseState.SUBMITTED
 
     # filed once each
     assert rig.count(CANCEL_ORDER) == 1 and rig.count(REFUND_ORDER) == 1
     # ...on German pages: the texts the flows read back are German, every kept page is lang=de
-    submitted = {c.id: next(e for e in rig.store.cases.history(c.id) if e.kind == "submitted").detail
-                 for c in (cancel, refund)}
+    submitted = {
+        c.id: next(e for e in rig.store.cases.history(c.id) if e.kind == "submitted").detail
+        for c in (cancel, refund)
+    }
     assert submitted[cancel.id]["status_text"] == "Stornierung angefragt"
     assert submitted[refund.id]["refund_text"] == "Warten auf Antwort des Verkäufers"
     for case in (cancel, refund):

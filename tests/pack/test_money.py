@@ -62,8 +62,9 @@ def test_read_money_without_amount(pack: Pack) -> None:
 def test_refund_amount_in_another_currency_is_refused() -> None:
     total = Money(Decimal("15.00"), "USD")
     with pytest.raises(AmountError) as err:
-        check_refund_amount(Decimal("4.10"), "eur", total, order_id="3042417938137301",
-                            total_text="Total: US $15.00")
+        check_refund_amount(
+            Decimal("4.10"), "eur", total, order_id="3042417938137301", total_text="Total: US $15.00"
+        )
     assert str(err.value).startswith("refund amount is in EUR but the order total is in USD")
     assert err.value.context["currency"] == "EUR" and err.value.context["total_currency"] == "USD"
 
@@ -80,8 +81,9 @@ def test_refund_amount_is_compared_within_one_currency() -> None:
 
 def test_total_without_a_known_currency_is_not_compared() -> None:
     with pytest.raises(AmountError, match="names no currency the selector pack knows"):
-        check_refund_amount(Decimal("1"), "USD", Money(Decimal("15"), None), order_id="1",
-                            total_text="Total: 15.00")
+        check_refund_amount(
+            Decimal("1"), "USD", Money(Decimal("15"), None), order_id="1", total_text="Total: 15.00"
+        )
 
 
 @pytest.mark.parametrize(
