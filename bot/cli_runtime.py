@@ -148,7 +148,7 @@ async def check_amount(
         )
     try:
         return check_refund_amount(
-            amount, currency, card.total_text or "", rt.pack.money_re, order_id=order_id
+            amount, currency, card.total, order_id=order_id, total_text=card.total_text or ""
         )
     except CurrencyMismatchError as exc:
         raise AmountError(f"{exc.message}; nothing was written", **exc.context) from None

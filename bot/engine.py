@@ -128,6 +128,7 @@ class Engine:
             totp_secret=secret(account.totp_ref),
             mailbox_user=account.mailbox_user or (account.email if account.mailbox_password_ref else None),
             mailbox_password=secret(account.mailbox_password_ref),
+            locale=account.locale,
         )
 
     @staticmethod
@@ -242,7 +243,7 @@ class Engine:
             return
         card = await find_order(page, env, case.order_id)
         total = check_refund_amount(
-            case.amount, case.currency, card.total_text or "", self.pack.money_re, order_id=case.order_id
+            case.amount, case.currency, card.total, order_id=case.order_id, total_text=card.total_text or ""
         )
         logger.info("case {}: amount {} within the order total {}", case.id, case.amount, total)
 

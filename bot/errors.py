@@ -10,7 +10,7 @@ decision in a form the engine reads::
     │   ├── UnknownAccountError
     │   ├── InvalidOrderIdError
     │   ├── EvidenceError             (missing, escaping, wrong type, oversized, too many files)
-    │   ├── AmountError
+    │   ├── AmountError               not positive, above the total, or another currency than it
     │   ├── DisputeShareError         a new dispute would exceed the account's dispute-share cap
     │   ├── UnknownCaseError          no case with that id
     │   ├── DuplicateCaseError        same account + order + kind exists; points to it
@@ -91,7 +91,8 @@ class EvidenceError(InputError):
 
 
 class AmountError(InputError):
-    """The refund amount is not positive or exceeds what was paid. Triggers: give up."""
+    """The refund amount is not positive, exceeds what was paid, or is in another currency than
+    the order's total (or the total's currency is unreadable). Triggers: give up."""
 
 
 class DisputeShareError(InputError):

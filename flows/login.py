@@ -1,7 +1,8 @@
 """The login flow: reuse the stored session, else email + password, then an emailed code or
 an authenticator (TOTP) code when the portal asks for one.
 
-Promises: the page ends signed in on a buyer page in the forced locale, or a typed error is
+Promises: the page ends signed in on a buyer page in the account's locale (when the pack reads
+its language; else the pack's forced one), or a typed error is
 raised: ChallengeRequiredError (slider; with a screenshot, never retried blindly),
 LoginRejectedError (wrong password, lockout, wrong or missing code), PortalUnavailableError.
 Secrets (password, codes, TOTP secret) never reach logs, errors or evidence.
@@ -34,6 +35,8 @@ class Credentials:
     totp_secret: str | None = field(default=None, repr=False)
     mailbox_user: str | None = None
     mailbox_password: str | None = field(default=None, repr=False)
+    locale: str | None = None
+    """The account's portal language (`de_DE`); None: unknown (the pack's forced locale is used)."""
 
 
 class CodeSource(Protocol):
@@ -55,7 +58,10 @@ class LoginMethod(StrEnum):
 
 
 FORCE = "force"
-"""Default of `locale`: the pack's forced locale (English)."""
+"""`locale` value: the pack's forced locale (English), whatever the account's language."""
+ACCOUNT = "account"
+"""Default of `locale`: the account's own locale (`Credentials.locale`) when the pack reads its
+language, else the pack's forced locale (`Pack.page_locale`)."""
 
 
 async def set_locale(context: BrowserContext, env: FlowEnv, locale: str | None = FORCE) -> None:
@@ -68,15 +74,18 @@ async def set_locale(context: BrowserContext, env: FlowEnv, locale: str | None =
 
 
 async def log_in(page: Page, env: FlowEnv, creds: Credentials, *, code_source: CodeSource | None = None,
-                 locale: str | None = FORCE) -> LoginMethod:
+                 locale: str | None = ACCOUNT) -> LoginMethod:
     """Make sure `page` is signed in as `creds` and shows My Orders.
 
     First the stored session is tried (open My Orders; no bounce = signed in). On a bounce the
     login form is filled (both variants), then a verification code is supplied when asked:
     the current TOTP when the page asks for the authenticator app and the account has a secret,
     else the newest code mailed after the password was submitted, read over IMAP.
+    The page language is set first: `locale` ACCOUNT (default) drives the account in its own
+    language when the pack reads it, FORCE in the pack's forced one, a locale name in that one,
+    None leaves the portal's choice.
     """
-    await set_locale(page.context, env, locale)
+    await set_locale(page.context, env, env.pack.page_locale(creds.locale) if locale == ACCOUNT else locale)
     portal = PortalPage(page, env)
     await portal.goto(env.pack.url("orders"), "open-orders", login_ok=True)
     if not env.pack.is_bounce(page.url):

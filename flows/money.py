@@ -1,26 +1,36 @@
-"""Amounts: the operator's input parsed strictly, the portal's printed totals ("US $12.34",
-"12,34 €", "1.234,50") read into Decimal, and THE rule that checks a refund amount against the
-order total (one rule for one-off, queued and service-run cases)."""
+"""Amounts: the operator's input parsed strictly (:func:`parse_amount`), the portal's printed
+totals ("US $1,234.56", "1.234,56 €", "£12.34", "12,34zł") read as amount plus currency
+(:func:`read_money`), and THE rule that checks a refund amount against the order total
+(:func:`check_refund_amount`: one rule for one-off, queued and service-run cases).
+
+Texts come from `Locator.text_content()`/`inner_text()`, so a price whose digits sit in one
+`<span>` each reads as the plain string. The currency markers are pack data (`currencies:`).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bot.errors import AmountError, CurrencyMismatchError
 
+_SPACE = re.compile(r"\s+")
+
 _PLAIN_AMOUNT = re.compile(r"[0-9]+(?:[.,][0-9]{1,2})?")
 """ASCII digits, optionally one `.` (or `,`) and one or two decimals: `12`, `12.5`, `12.50`."""
 
-_CURRENCY_MARKS: tuple[tuple[str, str], ...] = (
-    ("US $", "USD"), ("US$", "USD"), ("C $", "CAD"), ("C$", "CAD"), ("CA $", "CAD"), ("CA$", "CAD"),
-    ("AU $", "AUD"), ("AU$", "AUD"), ("A$", "AUD"), ("NZ$", "NZD"), ("R$", "BRL"), ("MX$", "MXN"),
-    ("€", "EUR"), ("£", "GBP"), ("₽", "RUB"), ("zł", "PLN"), ("₩", "KRW"), ("₺", "TRY"),
-    ("₴", "UAH"), ("₹", "INR"), ("₪", "ILS"),
-)  # fmt: skip
-"""How portals print a currency, most specific first (a bare `$` or `¥` names none)."""
 
-_ISO_CODE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])")
+@dataclass(frozen=True)
+class Money:
+    """An amount and its ISO 4217 currency code (None: the text named no currency the pack knows)."""
+
+    amount: Decimal
+    currency: str | None
+
+    def __str__(self) -> str:
+        return f"{self.amount:.2f} {self.currency or '(unknown currency)'}"
 
 
 def parse_amount(text: str) -> Decimal:
@@ -52,9 +62,74 @@ def parse_money(text: str, pattern: re.Pattern[str]) -> Decimal | None:
     The last `.` or `,` followed by one or two digits is the decimal separator; other dots,
     commas and spaces group thousands."""
     match = pattern.search(text)
+    return _amount(match.group(1)) if match else None
+
+
+def read_money(text: str, pattern: re.Pattern[str], currencies: Mapping[str, Sequence[str]]) -> Money | None:
+    """The first amount in `text` with the currency whose marker stands right before or right
+    after it (whitespace ignored: "US $12.34", "12,34 €", "129,46zł"). None when `text` holds no
+    amount; `currency` None when no marker of `currencies` (ISO code → printed markers) touches it."""
+    match = pattern.search(text)
     if match is None:
         return None
-    raw = match.group(1).replace(" ", "").replace("\u00a0", "")
+    amount = _amount(match.group(1))
+    if amount is None:
+        return None
+    before = _SPACE.sub("", text[: match.start(1)])
+    after = _SPACE.sub("", text[match.end(1) :])
+    markers = sorted(
+        ((_SPACE.sub("", m), code) for code, ms in currencies.items() for m in [*ms, code]),
+        key=lambda pair: -len(pair[0]),
+    )
+    for marker, code in markers:
+        if marker and (before.endswith(marker) or after.startswith(marker)):
+            return Money(amount, code.upper())
+    return Money(amount, None)
+
+
+def check_refund_amount(
+    amount: Decimal, currency: str | None, total: Money | None, *, order_id: str, total_text: str
+) -> Decimal | None:
+    """Hold a refund `amount` in `currency` against the order's `total` (as read by
+    :func:`read_money` from `total_text`); return the total's amount, or None when the page
+    showed no total (nothing can be checked). Amounts are compared only within one currency.
+
+    Raises AmountError ("amount above order total") when `amount` is larger than the total, and
+    CurrencyMismatchError (a person decides) when the total is in another currency or names no
+    currency the pack knows. A one-off command turns both into bad input: nothing written."""
+    if total is None:
+        return None
+    asked = (currency or "").upper() or None
+    context = {
+        "amount": str(amount),
+        "currency": asked,
+        "total": f"{total.amount:.2f}",
+        "total_currency": total.currency,
+        "order_id": order_id,
+    }
+    if total.currency is None:
+        raise CurrencyMismatchError(
+            f"cannot check the refund amount: the total of order {order_id} ('{total_text.strip()}') "
+            "names no currency the selector pack knows (add its marker to `currencies:`)",
+            **context,
+        )
+    if asked is not None and total.currency != asked:
+        raise CurrencyMismatchError(
+            f"refund amount is in {asked} but the order total is in {total.currency} "
+            f"(order {order_id}: '{total_text.strip()}')",
+            **context,
+        )
+    if amount > total.amount:
+        raise AmountError(
+            f"amount above order total: the refund amount {amount} {asked or total.currency} is above "
+            f"the total {total} of order {order_id} ('{total_text.strip()}')",
+            **context,
+        )
+    return total.amount
+
+
+def _amount(raw: str) -> Decimal | None:
+    raw = _SPACE.sub("", raw)
     decimal = re.search(r"[.,](\d{1,2})$", raw)
     whole = raw[: decimal.start()] if decimal else raw
     digits = re.sub(r"[.,]", "", whole)
@@ -62,44 +137,3 @@ def parse_money(text: str, pattern: re.Pattern[str]) -> Decimal | None:
         return Decimal(f"{digits}.{decimal.group(1)}" if decimal else digits)
     except InvalidOperation:
         return None
-
-
-def currency_of(text: str) -> str | None:
-    """The ISO code of the currency a printed amount names (`US $15.00` → USD, `12,34 €` →
-    EUR, `15.00 USD` → USD); None when it names none we can tell (a bare `$` or `¥`)."""
-    iso = _ISO_CODE.search(text)
-    if iso is not None:
-        return iso.group(1)
-    for mark, code in _CURRENCY_MARKS:
-        if mark in text:
-            return code
-    return None
-
-
-def check_refund_amount(
-    amount: Decimal, currency: str | None, total_text: str, pattern: re.Pattern[str], *, order_id: str
-) -> Decimal | None:
-    """Check a refund `amount` in `currency` against the order total as the portal prints it
-    (`total_text`, read with the pack's money `pattern`); return the total, or None when the
-    text shows no amount (nothing can be checked).
-
-    Raises CurrencyMismatchError when the total names another currency (a person decides) and
-    AmountError ("amount above order total") when `amount` is larger than the total."""
-    total = parse_money(total_text, pattern) if total_text else None
-    if total is None:
-        return None
-    shown = currency_of(total_text)
-    if currency and shown and shown != currency.upper():
-        raise CurrencyMismatchError(
-            f"currency mismatch: the refund asks {amount} {currency} but order {order_id} totals "
-            f"{total_text.strip()} ({shown})",
-            order_id=order_id, amount=str(amount), currency=currency, total_text=total_text,
-        )  # fmt: skip
-    if amount > total:
-        asked = f"{amount} {currency}" if currency else str(amount)
-        raise AmountError(
-            f"amount above order total: the refund amount {asked} is above the "
-            f"total {total} of order {order_id} ({total_text.strip()})",
-            order_id=order_id, amount=str(amount), total=str(total),
-        )  # fmt: skip
-    return total

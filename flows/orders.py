@@ -18,5 +18,12 @@ async def find_order(page: Page, env: FlowEnv, order_id: str, *, search: bool = 
     if card is None:
         raise OrderNotFoundError(f"order {order_id} is not in this account's order list", order_id=order_id)
     found = await listing.read_card(card)
+    if found.order_id != order_id:
+        # The card was found by its text containing the id; a longer id may contain it.
+        raise OrderNotFoundError(
+            f"order {order_id} is not in this account's order list (the card "
+            f"found shows order {found.order_id or '(no id)'})",
+            order_id=order_id,
+        )
     await listing.snap("order-found")
     return found

@@ -134,6 +134,7 @@ class Pack:
         try:
             self.order_id_re = re.compile(model.patterns.order_id)
             self.money_re = re.compile(model.patterns.money)
+            self.order_link_re = re.compile(model.patterns.order_link) if model.patterns.order_link else None
         except re.error as exc:
             raise PackError(f"{path}: patterns: {exc}", path=str(path), field="patterns") from exc
         self._order_texts = [(_norm(t), s) for s, by in model.order_statuses.items()
@@ -174,6 +175,13 @@ class Pack:
             return [{"name": spec.cookie_name, "value": value, "domain": spec.cookie_domain, "path": "/"}]
         urls = {f"{p.scheme}://{p.netloc}/" for p in (urlsplit(self.base), urlsplit(self.login_base))}
         return [{"name": spec.cookie_name, "value": value, "url": u} for u in sorted(urls)]
+
+    def page_locale(self, account_locale: str | None) -> str | None:
+        """The locale to drive an account in: its own (`de_DE`) when the pack reads that
+        language, else the pack's `locale.force` (None: leave the portal's choice)."""
+        if account_locale and account_locale.split("_")[0].lower() in self.model.languages:
+            return account_locale
+        return self.model.locale.force
 
     # ---- statuses and reasons ---------------------------------------------------------------
     def order_status(self, text: str) -> OrderStatus:

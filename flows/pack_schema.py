@@ -155,7 +155,8 @@ class Urls(_Strict):
 
 
 class LocaleSpec(_Strict):
-    """The cookie that picks the page language; `force` is the locale flows switch to."""
+    """The cookie that picks the page language. An account is driven in its own locale when
+    the pack reads that language (`languages`); `force` is the locale used otherwise."""
 
     cookie_name: str
     cookie_value: str
@@ -178,10 +179,12 @@ class ChallengeSpec(_Strict):
 
 
 class Patterns(_Strict):
-    """Regexes with one group: an order id, a money amount."""
+    """Regexes with one group: an order id (in text), a money amount, and the order id in a
+    card's detail link (`order_link`; optional)."""
 
     order_id: str
     money: str
+    order_link: str | None = None
 
 
 class LoginErrors(_Strict):
@@ -322,6 +325,8 @@ class PackModel(_Strict):
     challenge: ChallengeSpec
     mask: LocatorEntry
     patterns: Patterns
+    currencies: dict[str, list[str]] = Field(default_factory=dict)
+    """ISO 4217 code → the markers the portal prints next to amounts (`US $`, `€`, `zł`)."""
     login_errors: LoginErrors
     messages: Messages
     pages: dict[str, PageSpec]

@@ -15,13 +15,13 @@ from playwright.async_api import Page
 
 from bot.errors import SessionExpiredError
 from flows.env import FlowEnv
-from flows.login import FORCE, CodeSource, Credentials, log_in, log_in_with_password
+from flows.login import ACCOUNT, CodeSource, Credentials, log_in, log_in_with_password
 
 T = TypeVar("T")
 
 
 async def with_session(page: Page, env: FlowEnv, creds: Credentials, body: Callable[[], Awaitable[T]], *,
-                       code_source: CodeSource | None = None, locale: str | None = FORCE,
+                       code_source: CodeSource | None = None, locale: str | None = ACCOUNT,
                        relogins: int = 2) -> T:
     """Log in (stored session first), run `body`; on SessionExpiredError log in with the
     password and run `body` again, at most `relogins` times, then re-raise."""

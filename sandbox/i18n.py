@@ -441,3 +441,36 @@ def t(locale: str, key: str, **fmt: object) -> str:
 def lang(locale: str) -> str:
     """`de` or `en`, for the html lang attribute."""
     return "de" if locale.startswith("de") else "en"
+
+
+# ---- money -----------------------------------------------------------------------------------
+# How the portal prints an amount, by currency code and page language: (prefix, suffix).
+# Sources (sandbox/CONTRACT.md "Money"): "US $12.34" (portal-facts), "129,46zł" (public order
+# exports of real lists); the euro and pound forms follow each language's usual style (guess).
+CURRENCY_FORMS: dict[str, dict[str, tuple[str, str]]] = {
+    "USD": {"en": ("US $", ""), "de": ("US $", "")},
+    "EUR": {"en": ("€", ""), "de": ("", " €")},
+    "GBP": {"en": ("£", ""), "de": ("", " £")},
+    "PLN": {"en": ("", "zł"), "de": ("", "zł")},
+}
+LEGACY_CURRENCIES: dict[str, str] = {"US $": "USD", "€": "EUR", "£": "GBP", "zł": "PLN"}
+"""Scenario files written before currency codes gave the printed prefix; still accepted."""
+
+
+def currency_code(value: str) -> str:
+    """The ISO code for a scenario's `currency` (a code like `EUR` or a legacy prefix like `US $`).
+    ValueError for a currency the sandbox cannot print."""
+    code = LEGACY_CURRENCIES.get(value, value.strip().upper())
+    if code not in CURRENCY_FORMS:
+        raise ValueError(f"unknown currency {value!r} (known: {', '.join(CURRENCY_FORMS)})")
+    return code
+
+
+def money(value: object, currency: str, locale: str) -> str:
+    """`value` printed as the portal prints it in `locale`: `US $1,234.56`, `1.234,56 €`,
+    `£12.34`, `12,34zł` — thousands grouped, German pages with a decimal comma."""
+    prefix, suffix = CURRENCY_FORMS[currency_code(currency)][lang(locale)]
+    text = f"{value:,.2f}"
+    if lang(locale) == "de":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return f"{prefix}{text}{suffix}"

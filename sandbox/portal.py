@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 from collections import Counter
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sandbox.classes import ClassNames
 from sandbox.clock import SandboxClock
-from sandbox.i18n import lang, t
+from sandbox.i18n import lang, money, t
 from sandbox.mailer import Mailer
 from sandbox.model import AccountState
 from sandbox.notices import Notices
@@ -96,7 +95,7 @@ class Portal:
             "pc": self.classes.plain,
             "layout": self.settings.layout,
             "acc": acc,
-            "money": money,
+            "money": lambda value, currency="USD": money(value, currency, locale),
             "date": lambda d: fmt_date(d, locale),
             "here": here,
             "here_q": quote(here, safe=""),
@@ -122,10 +121,6 @@ class Portal:
     def punish_url(self, return_url: str) -> str:
         blob = base64.urlsafe_b64encode(return_url.encode()).decode().rstrip("=")
         return f"/_____tmd_____/punish?x5secdata={blob}"
-
-
-def money(value: Decimal, currency: str = "US $") -> str:
-    return f"{currency}{value:.2f}"
 
 
 def fmt_date(d: datetime, locale: str) -> str:

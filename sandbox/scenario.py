@@ -19,6 +19,8 @@ import pyotp
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sandbox.i18n import currency_code
+
 STATUSES: tuple[str, ...] = (
     "awaiting_payment",
     "payment_verifying",
@@ -83,7 +85,9 @@ class Order(_Strict):
     store: str = "Shenzhen Gadget Store"
     items: list[Item] = Field(min_length=1)
     shipping: Decimal = Decimal("0")
-    currency: str = "US $"
+    currency: str | None = None
+    """ISO code (`USD`, `EUR`, `GBP`, `PLN`; the legacy prefix `US $` is accepted); None: the
+    account's currency."""
     seller: SellerBehaviour = Field(default_factory=SellerBehaviour)
     refund_first_modal: bool = False
     """Show the "Have you received the item?" modal before the refund form opens."""
@@ -91,6 +95,11 @@ class Order(_Strict):
     @property
     def total(self) -> Decimal:
         return sum((i.price * i.quantity for i in self.items), Decimal("0")) + self.shipping
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str | None) -> str | None:
+        return None if value is None else currency_code(value)
 
 
 class GenerateRule(_Strict):
@@ -114,12 +123,19 @@ class Account(_Strict):
     mail_password: str | None = None
     name: str = "Buyer"
     locale: Literal["en_US", "de_DE"] = "en_US"
+    currency: str = "USD"
+    """Currency of the account's orders unless an order names its own (see Order.currency)."""
     login_code: Literal["never", "new_device", "always"] = "never"
     totp_secret: str | None = None
     challenge: Literal["none", "login", "orders", "always"] = "none"
     challenge_form: Literal["dialog", "page"] = "dialog"
     orders: list[Order] = Field(default_factory=list)
     generate: list[GenerateRule] = Field(default_factory=list)
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str) -> str:
+        return currency_code(value)
 
     @field_validator("totp_secret")
     @classmethod
@@ -147,6 +163,8 @@ class Scenario(_Strict):
     def _expand(self) -> Scenario:
         for acc in self.accounts:
             _expand_account(acc)
+            for order in acc.orders:
+                order.currency = order.currency or acc.currency
         seen: set[str] = set()
         for acc in self.accounts:
             for order in acc.orders:

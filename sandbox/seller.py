@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sandbox.i18n import money
 from sandbox.model import ACTIVE_REFUND, Event, OrderState, RefundRequest
 from sandbox.state import PortalState, new_cancel, new_request
 
@@ -22,7 +23,8 @@ STATUS_STEP = {
 
 
 def _money(order: OrderState, value: Decimal) -> str:
-    return f"{order.currency}{value:.2f}"
+    """An amount of `order` as the portal prints it (English form, as in the mails' amounts)."""
+    return money(value, order.currency, "en_US")
 
 
 def set_status(state: PortalState, order: OrderState, status: str, *, mail: bool = True) -> None:

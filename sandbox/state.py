@@ -92,7 +92,7 @@ class PortalState:
                         ItemLine(n + 1, i.name, i.sku, i.price, i.quantity) for n, i in enumerate(o.items)
                     ],
                     shipping=o.shipping,
-                    currency=o.currency,
+                    currency=o.currency or spec.currency,
                     seller=o.seller.model_copy(),
                     refund_first_modal=o.refund_first_modal,
                 )

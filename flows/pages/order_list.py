@@ -10,6 +10,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from bot.browser import playwright_errors
 from bot.errors import PortalUnavailableError
 from bot.models import OrderStatus
+from flows.money import Money, read_money
 from flows.pages.base import PortalPage
 
 
@@ -23,6 +24,8 @@ class OrderCard:
     store: str | None
     total_text: str | None
     item_names: tuple[str, ...]
+    total: Money | None = None
+    """The total as amount + currency (None when the card shows no readable total)."""
 
 
 class OrderListPage(PortalPage):
@@ -86,16 +89,26 @@ class OrderListPage(PortalPage):
         return self.card_for(order_id).first
 
     async def card_order_id(self, card: Locator) -> str | None:
-        """The order id a card shows, or None."""
+        """The order id a card shows (its info lines, the id bounded by non-digits: the real
+        "Copy" label follows it without a space), else the one its detail link carries
+        (`orderId=` after `spm=` and other parameters); None when neither has one."""
         match = self.pack.order_id_re.search(await self.text_of("card_info", root=card))
-        return match.group(1) if match else None
+        if match:
+            return match.group(1)
+        if self.pack.order_link_re is None or not await self.has("card_details_link", root=card):
+            return None
+        link = await self.find("card_details_link", root=card)
+        with playwright_errors("reading the details link"):
+            href = await link.first.get_attribute("href") or ""
+        found = self.pack.order_link_re.search(href)
+        return found.group(1) if found else None
 
     async def read_card(self, card: Locator) -> OrderCard:
         """Status, id, store, total and item names of one card."""
         order_id = await self.card_order_id(card)
         status_text = await self.text_of("card_status", root=card)
         store = await self._optional_text(card, "card_store")
-        total = await self._optional_text(card, "card_total")
+        total = await self._optional_content(card, "card_total")
         names: tuple[str, ...] = ()
         if await self.has("card_item_name", root=card):
             with playwright_errors("reading item names"):
@@ -106,8 +119,9 @@ class OrderListPage(PortalPage):
             status=self.pack.order_status(status_text),
             status_text=status_text,
             store=store,
-            total_text=" ".join(total.split()) if total else None,
+            total_text=total,
             item_names=names,
+            total=read_money(total, self.pack.money_re, self.pack.model.currencies) if total else None,
         )
 
     async def read_all(self) -> list[OrderCard]:
@@ -120,3 +134,13 @@ class OrderListPage(PortalPage):
         if not await self.has(key, root=card):
             return None
         return await self.text_of(key, root=card)
+
+    async def _optional_content(self, card: Locator, key: str) -> str | None:
+        """The text content of `key` with whitespace collapsed (not the rendered text: a price
+        split into one span per digit may render with line breaks between the spans)."""
+        if not await self.has(key, root=card):
+            return None
+        found = await self.find(key, root=card)
+        with playwright_errors(f"reading {key}"):
+            text = await found.first.text_content() or ""
+        return " ".join(text.split()) or None

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sandbox import seller
-from sandbox.i18n import REFUND_REASONS, t
+from sandbox.i18n import REFUND_REASONS, money, t
 from sandbox.model import OrderState
 from sandbox.portal import error_page
 from sandbox.routes.common import Buyer, fault_status, guard, portal_of
@@ -211,7 +211,7 @@ async def submit(request: Request) -> Response:
     if refund_type not in ("refund_only", "return_and_refund") or reason not in REFUND_REASONS:
         error = t(loc, "rf.pick_reason")
     elif not (Decimal("0") < amount <= line.paid):
-        error = t(loc, "rf.amount_error", amount=f"{order.currency}{line.paid:.2f}")
+        error = t(loc, "rf.amount_error", amount=money(line.paid, order.currency, loc))
     elif not evidence:
         error = t(loc, "rf.add_attachments")
     if error:

@@ -127,6 +127,25 @@ def test_amount_above_the_order_total(ann: Cli) -> None:
     assert ann.submissions("3042417938137301") == 0
 
 
+def test_amount_in_another_currency_than_the_total(ann: Cli) -> None:
+    """4.10 EUR is not compared with the order's US $15.00 as if it were dollars (issue 8)."""
+    error = _refused(
+        ann,
+        "refund",
+        "3042417938137301",
+        "--account",
+        "ann",
+        *REFUND,
+        "--amount",
+        "4.10 EUR",
+        "--evidence",
+        str(ann.photo("p.png")),
+        message="refund amount is in EUR but the order total is in USD",
+    )
+    assert error["error"] == "AmountError"
+    assert ann.submissions("3042417938137301") == 0
+
+
 def test_amount_not_a_number_or_negative(ann: Cli) -> None:
     _refused(
         ann,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import httpx
 import pytest
 from playwright.async_api import Page, expect
 
@@ -98,3 +101,41 @@ async def test_list_tabs_more_and_search(page: Page, fresh_sandbox: RunningSandb
     await expect(cards.locator("[data-pl=order_item_header_info]")).to_contain_text("3042417938137301")
     total_text = await cards.locator("[data-pl=order_item_content_price_total]").inner_text()
     assert total_text.replace("\n", "") == "Total: US $15.00"
+
+
+def _list_html(sb: RunningSandbox, email: str) -> str:
+    with httpx.Client(base_url=sb.url) as client:
+        password = sb.scenario.account(email).password
+        client.post("/login/", data={"fm-login-id": email, "fm-login-password": password})
+        return client.get("/p/order/index.html").text
+
+
+@pytest.mark.parametrize(
+    ("email", "order_id", "copy", "total"),
+    [
+        ("hugo@buyer.test", "3044000000000101", "Copy", "US $1,234.56"),
+        ("hugo@buyer.test", "3044000000000102", "Copy", "€12.34"),
+        ("bernd@kaeufer.test", "3043000000000101", "Kopieren", "14,20 €"),
+        ("bernd@kaeufer.test", "3043000000000104", "Kopieren", "129,46zł"),
+        ("bernd@kaeufer.test", "3043000000000105", "Kopieren", "US $1.234,50"),
+    ],
+)
+def test_cards_have_the_real_shape(
+    sandbox: RunningSandbox, email: str, order_id: str, copy: str, total: str
+) -> None:
+    """The list as the real site serves it: the Copy label glued to the id, spm= before the id in
+    every link, totals in the order's currency in the page's number format, digits split into
+    spans on every other card."""
+    sandbox.admin.reset()
+    html = _list_html(sandbox, email)
+    assert re.search(rf"{order_id}<span class=\"order-item-copy\"[^>]*>{copy}</span>", html)
+    links = re.findall(rf"href=\"(/p/(?:order/detail|tracking/index)\.html\?[^\"]*{order_id})\"", html)
+    spm_first = re.compile(r"\?spm=a2g0o\.order_list\.[^&]+&(?:orderId|tradeOrderId)=")
+    assert links and all(spm_first.search(u) for u in links)
+    card = html.split(f'data-order-id="{order_id}"', 1)[1].split('data-order-id="', 1)[0]
+    price = re.search(r'data-pl="order_item_content_price_total">(.*?)</span>\s*</div>', card, re.S)
+    assert price and re.sub(r"<[^>]+>", "", price.group(1)).split(": ", 1)[1] == total
+    split = "".join(f"<span>{ch}</span>" for ch in total)
+    assert ("<span>" not in price.group(1)) or split in price.group(1)
+    totals = re.findall(r'data-pl="order_item_content_price_total">(.*?)</span>\s*</div>', html, re.S)
+    assert any("<span>" in t for t in totals) and any("<span>" not in t for t in totals)
