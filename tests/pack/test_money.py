@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.config import Settings
-from bot.errors import AmountError
+from bot.errors import AmountError, CurrencyMismatchError
 from flows.money import Money, check_refund_amount, parse_money, read_money
 from flows.pack import Pack, load_pack
 
@@ -61,7 +61,7 @@ def test_read_money_without_amount(pack: Pack) -> None:
 
 def test_refund_amount_in_another_currency_is_refused() -> None:
     total = Money(Decimal("15.00"), "USD")
-    with pytest.raises(AmountError) as err:
+    with pytest.raises(CurrencyMismatchError) as err:
         check_refund_amount(
             Decimal("4.10"), "eur", total, order_id="3042417938137301", total_text="Total: US $15.00"
         )
@@ -75,12 +75,12 @@ def test_refund_amount_is_compared_within_one_currency() -> None:
     with pytest.raises(AmountError, match=r"refund amount 12.35 EUR is above the total 12.34 EUR"):
         check_refund_amount(Decimal("12.35"), "EUR", total, order_id="1", total_text="12,34 €")
     # A smaller number in another currency is no excuse: 5 GBP is not "below" 12.34 EUR.
-    with pytest.raises(AmountError, match="refund amount is in GBP but the order total is in EUR"):
+    with pytest.raises(CurrencyMismatchError, match="refund amount is in GBP but the order total is in EUR"):
         check_refund_amount(Decimal("5"), "GBP", total, order_id="1", total_text="12,34 €")
 
 
 def test_total_without_a_known_currency_is_not_compared() -> None:
-    with pytest.raises(AmountError, match="names no currency the selector pack knows"):
+    with pytest.raises(CurrencyMismatchError, match="names no currency the selector pack knows"):
         check_refund_amount(
             Decimal("1"), "USD", Money(Decimal("15"), None), order_id="1", total_text="Total: 15.00"
         )
