@@ -164,7 +164,7 @@ class BareRunner:
 
     async def log_in(self, email: str, password: str, layout: str) -> None:
         page = self.page
-        await page.goto(f"{self.base}/login/")
+        await page.goto(f"{self.base}/login/?return_url=/p/order/index.html")  # else: the locale home
         accept = page.get_by_role("button", name="Accept cookies")
         if await accept.is_visible():
             await accept.click()

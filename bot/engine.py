@@ -192,13 +192,13 @@ class Engine:
         if current.state is CaseState.SUBMITTING:
             logger.info("case {}: reconciling an earlier submit by reading the portal first", case.id)
 
+        intent: dict[str, object] = {"kind": case.kind.value}
+
         async def before_submit() -> None:
             latest = await asyncio.to_thread(self.store.cases.get, case.id)
             if latest.state is CaseState.SUBMITTING:
                 return  # the intent of an earlier attempt stands; the page showed no request
-            await asyncio.to_thread(
-                self.store.cases.mark_submit_intent, case.id, worker, detail={"kind": case.kind.value}
-            )
+            await asyncio.to_thread(self.store.cases.mark_submit_intent, case.id, worker, detail=intent)
             failpoint("submit.before_click")
 
         detail: dict[str, object]
@@ -213,10 +213,12 @@ class Engine:
         else:
             if current.state is not CaseState.SUBMITTING:  # reconciling reads the page, never refuses
                 await self._check_amount(page, env, case)
-            refund = await request_refund(page, env, self._refund_request(case), before_submit=before_submit)
+            request = await asyncio.to_thread(self._refund_request, case, current.state)
+            refund = await request_refund(page, env, request, before_submit=before_submit,
+                                          line_chosen=lambda index: intent.update(item_index=index))
             submitted = refund.submitted
             detail = {"refund_status": refund.refund_status.value, "refund_text": refund.refund_text,
-                      "uploaded": refund.uploaded}
+                      "uploaded": refund.uploaded, "item_index": refund.item_index}
         if submitted:
             failpoint("submit.after_click")
         if not submitted:  # dry run: the plan was read, nothing clicked
@@ -247,8 +249,12 @@ class Engine:
         )
         logger.info("case {}: amount {} within the order total {}", case.id, case.amount, total)
 
-    def _refund_request(self, case: Case) -> RefundRequest:
+    def _refund_request(self, case: Case, state: CaseState) -> RefundRequest:
+        """The flow's request. Each line of an order takes its own request and the flow picks the
+        first line without one; a case reconciling an earlier submit is pinned to the line its
+        intent recorded (no line recorded: any request on the order counts as its own)."""
         folder = Path(case.evidence_folder) if case.evidence_folder else self.case_dir(case.id)
+        pinned = self._intended_line(case.id) if state is CaseState.SUBMITTING else None
         return RefundRequest(
             order_id=case.order_id,
             reason=case.reason,
@@ -257,7 +263,15 @@ class Engine:
             evidence_root=folder,
             refund_type=case.refund_type or RefundType.REFUND_ONLY,
             amount=case.amount,
+            item_index=pinned,
+            reconcile=state is CaseState.SUBMITTING and pinned is None,
         )
+
+    def _intended_line(self, case_id: int) -> int | None:
+        """The item line the case's latest submit intent recorded, or None."""
+        intents = [e for e in self.store.cases.history(case_id) if e.kind == "submit_intent"]
+        line = intents[-1].detail.get("item_index") if intents else None
+        return line if isinstance(line, int) else None
 
     async def _already_requested(self, case: Case, worker: str, exc: AlreadyRequestedError) -> CaseState:
         """The portal already shows the request: track it, submit nothing."""

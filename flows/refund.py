@@ -1,23 +1,33 @@
 """Open a return/refund request for one item line of an order.
 
+An order takes one request PER ITEM LINE (like the real site: after line 1 is filed, line 2
+can still be filed). Which line: `RefundRequest.item_index` when given (pinned: a reconcile
+after a crash names the line its submit intent recorded), else the first line that has the
+refund button and no request yet ("View refund").
+
 Order of events: the evidence files are checked (nothing opened yet); the detail page's status
-decides eligibility (a status in `actions.refund_already`, or an item line that already links
-to its request, raises AlreadyRequestedError; any status outside `actions.refund`, or a line
-without the refund button, NotEligibleError; nothing clicked); the refund tab is opened (the
-optional first modal answered); a request shown there also means AlreadyRequestedError. Then
-type, reason, amount and description are filled, the evidence uploaded and counted, "Next
-step", Submit, `before_submit()`, and the irreversible Confirm; the status line must then show
-the request (else SubmitUnconfirmedError).
+decides eligibility (a status outside `actions.refund` and `actions.refund_already` raises
+NotEligibleError; nothing clicked); the line is chosen: a pinned line that shows a request,
+every line showing one, or - in a reconcile with no recorded line - any line showing one
+raises AlreadyRequestedError; no line with the refund button raises NotEligibleError. The
+chosen line is reported to `line_chosen` (before anything is clicked, so the caller can record
+it with the submit intent), its refund tab is opened (the optional first modal answered "No");
+a request shown there also means AlreadyRequestedError. Then type, reason, amount and
+description are filled, the evidence uploaded and counted, "Next step", Submit,
+`before_submit()`, and the irreversible Confirm; the status line must then show the request
+(else SubmitUnconfirmedError).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import NoReturn
 
 from loguru import logger
-from playwright.async_api import Page
+from playwright.async_api import Locator, Page
 
 from bot.browser import playwright_errors
 from bot.errors import (
@@ -50,11 +60,20 @@ class RefundRequest:
     evidence_root: Path
     refund_type: RefundType = RefundType.REFUND_ONLY
     amount: Decimal | None = None
-    item_index: int = 0
+    item_index: int | None = None
+    """The item line (0-based); None: the first line without a request (module docstring)."""
+    reconcile: bool = False
+    """An earlier attempt wrote a submit intent without naming its line: a request on ANY line
+    counts as this one's (nothing is filed twice)."""
+
+
+def _no_line(index: int) -> None:
+    """Default `line_chosen`: nobody records the line."""
 
 
 async def request_refund(page: Page, env: FlowEnv, req: RefundRequest, *,
-                         before_submit: BeforeSubmit) -> RefundResult:
+                         before_submit: BeforeSubmit,
+                         line_chosen: Callable[[int], None] = _no_line) -> RefundResult:
     """File the request described by `req` (see the module docstring for the order of events)."""
     files = check_evidence(env, req.evidence, req.evidence_root)
     if req.amount is not None and req.amount <= 0:
@@ -63,20 +82,15 @@ async def request_refund(page: Page, env: FlowEnv, req: RefundRequest, *,
     detail = OrderDetailPage(page, env)
     await detail.open(req.order_id)
     status, text = await detail.status()
-    item = await detail.item(req.item_index)
     actions = env.pack.model.actions
-    if status in actions.refund_already or await detail.has("detail_view_refund", root=item):
-        existing, existing_text = await read_refund_status(detail, req.item_index)
-        raise AlreadyRequestedError(
-            f"order {req.order_id} already has a return/refund request ({existing_text or text}); "
-            "nothing submitted", order_id=req.order_id, status=str(status),
-            refund_status=str(existing), refund_text=existing_text)
-    if status not in actions.refund or not await detail.has("item_refund_button", root=item):
+    if status not in actions.refund and status not in actions.refund_already:
         raise NotEligibleError(
             f"order {req.order_id} is '{text}': no return/refund possible; nothing clicked",
             order_id=req.order_id, status=str(status), status_text=text)
+    index, item = await _choose_line(detail, req, str(status), text)
+    line_chosen(index)
     if env.settings.dry_run:
-        return RefundResult(req.order_id, req.item_index, RefundStatus.NONE, "", 0, submitted=False)
+        return RefundResult(req.order_id, index, RefundStatus.NONE, "", 0, submitted=False)
 
     tab = await detail.open_refund_tab(item)
     try:
@@ -110,10 +124,50 @@ async def request_refund(page: Page, env: FlowEnv, req: RefundRequest, *,
         refund, refund_text = await wait_for_refund_status(form, OPEN_REQUEST, order_id=req.order_id)
         await form.snap("refund-result")
         await form.capture_html("refund-confirmed")
-        return RefundResult(req.order_id, req.item_index, refund, refund_text, uploaded, submitted=True)
+        return RefundResult(req.order_id, index, refund, refund_text, uploaded, submitted=True)
     finally:
         with playwright_errors("closing the return/refund tab"):
             await tab.close()
+
+
+async def _choose_line(detail: OrderDetailPage, req: RefundRequest, status: str,
+                       status_text: str) -> tuple[int, Locator]:
+    """The item line this request is for (see the module docstring); raises AlreadyRequestedError
+    or NotEligibleError, nothing clicked."""
+    count = await detail.item_count()
+    if req.item_index is not None:
+        await detail.item(req.item_index)  # LocatorMissingError when the order has no such line
+        candidates = [req.item_index]
+    else:
+        candidates = list(range(count))
+    requested = [i for i in range(count)
+                 if await detail.has("detail_view_refund", root=await detail.item(i))]
+    if req.item_index is not None and req.item_index in requested:
+        await _already(detail, req, req.item_index, status, status_text, "its item line")
+    if req.item_index is None and req.reconcile and requested:
+        await _already(detail, req, requested[0], status, status_text,
+                       "an item line (an earlier attempt did not record which)")
+    for index in candidates:
+        item = await detail.item(index)
+        if index not in requested and await detail.has("item_refund_button", root=item):
+            return index, item
+    mine = [i for i in candidates if i in requested]
+    if mine:
+        await _already(detail, req, mine[0], status, status_text, "every item line")
+    raise NotEligibleError(
+        f"order {req.order_id} is '{status_text}': no item line offers a return/refund; nothing clicked",
+        order_id=req.order_id, status=status, status_text=status_text)
+
+
+async def _already(detail: OrderDetailPage, req: RefundRequest, index: int, status: str,
+                   status_text: str, where: str) -> NoReturn:
+    """Raise AlreadyRequestedError for line `index`, with the status its request shows."""
+    existing, existing_text = await read_refund_status(detail, index)
+    raise AlreadyRequestedError(
+        f"order {req.order_id}: {where} already has a return/refund request "
+        f"({existing_text or status_text}); nothing submitted",
+        order_id=req.order_id, status=status, item_index=index,
+        refund_status=str(existing), refund_text=existing_text)
 
 
 async def read_refund_status(detail: OrderDetailPage, item_index: int) -> tuple[RefundStatus, str]:

@@ -3,7 +3,9 @@
 All mutation happens on the server's event loop (async handlers), so no locking is needed.
 Seller decisions are `Event`s processed by `process_due()` whenever the state is touched or the
 clock is advanced. Submissions are counted per order and kind: `accepted` state changes, refused
-`duplicates`, `rejected_by_fault` (5xx injected before any change) and `invalid` (form refused).
+`duplicates`, `rejected_by_fault` (5xx injected before any change) and `invalid` (form refused);
+refund and answer POSTs are also counted per item line (`by_item`), since each line of an order
+takes its own request.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class PortalState:
         self._seq = 0
         self.submissions: dict[str, dict[str, dict[str, int]]] = defaultdict(
             lambda: defaultdict(lambda: dict.fromkeys(SUBMIT_OUTCOMES, 0))
+        )
+        self.item_submissions: dict[str, dict[int, dict[str, dict[str, int]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(lambda: dict.fromkeys(SUBMIT_OUTCOMES, 0)))
         )
         for spec in self.scenario.accounts:
             acc = AccountState(spec=spec, challenge_form=spec.challenge_form)
@@ -219,21 +224,27 @@ class PortalState:
         return order if order and order.account.lower() == email.lower() else None
 
     def refund_allowed(self, order: OrderState, item_id: int) -> bool:
-        """May the buyer open a new return/refund request on this line now?"""
+        """May the buyer open a new return/refund request on this line now?
+
+        Per line, like the real site: a request on one line does not block the others; while
+        the order is `in_dispute` over another line, the status before the dispute decides."""
         if order.item(item_id) is None or item_id in order.refunds:
             return False
-        if order.status == "awaiting_delivery":
+        status = status_before_dispute(order)
+        if status == "awaiting_delivery":
             return True
-        if order.status in ("awaiting_feedback", "completed"):
+        if status in ("awaiting_feedback", "completed"):
             if order.received_at is None:
                 return True
             return self.now() - order.received_at <= timedelta(days=self.settings.refund_window_days)
         return False
 
     # ---- submissions -----------------------------------------------------------------------
-    def count(self, order_id: str, kind: str, outcome: str) -> None:
-        """Count one submit POST (`outcome` one of SUBMIT_OUTCOMES)."""
+    def count(self, order_id: str, kind: str, outcome: str, item_id: int | None = None) -> None:
+        """Count one submit POST (`outcome` one of SUBMIT_OUTCOMES), also per item line when given."""
         self.submissions[order_id][kind][outcome] += 1
+        if item_id is not None:
+            self.item_submissions[order_id][item_id][kind][outcome] += 1
 
     def submission_summary(self, order_id: str) -> dict[str, Any]:
         by_kind = {k: dict(v) for k, v in self.submissions.get(order_id, {}).items()}
@@ -241,11 +252,20 @@ class PortalState:
         for counts in by_kind.values():
             for k, v in counts.items():
                 totals[k] += v
+        by_item: dict[str, dict[str, Any]] = {}
+        for item_id, kinds in sorted(self.item_submissions.get(order_id, {}).items()):
+            item_kinds = {k: dict(v) for k, v in kinds.items()}
+            by_item[str(item_id)] = {
+                "count": sum(v["accepted"] + v["duplicates"] for v in item_kinds.values()),
+                "accepted": sum(v["accepted"] for v in item_kinds.values()),
+                "by_kind": item_kinds,
+            }
         return {
             "order_id": order_id,
             "count": totals["accepted"] + totals["duplicates"],
             **totals,
             "by_kind": by_kind,
+            "by_item": by_item,
         }
 
     # ---- uploads ---------------------------------------------------------------------------
@@ -342,6 +362,15 @@ class PortalState:
         }
 
 
+def status_before_dispute(order: OrderState) -> str:
+    """The order's status, or, while it is `in_dispute` over some lines, the status it had before
+    the first request (what a further line's request is judged by and what the order returns to)."""
+    if order.status == "in_dispute" and order.refunds:
+        first = min(order.refunds.values(), key=lambda r: r.created_at)
+        return first.status_before
+    return order.status
+
+
 def new_request(
     order: OrderState,
     item_id: int,
@@ -353,7 +382,8 @@ def new_request(
     evidence: list[str],
     now: datetime,
 ) -> RefundRequest:
-    """A fresh refund request in `waiting_seller`, remembering the order status to return to."""
+    """A fresh refund request in `waiting_seller`, remembering the order status to return to
+    (for a further line of an order already in dispute: the status before that dispute)."""
     return RefundRequest(
         item_id=item_id,
         refund_type=refund_type,
@@ -364,7 +394,7 @@ def new_request(
         status="waiting_seller",
         created_at=now,
         updated_at=now,
-        status_before=order.status,
+        status_before=status_before_dispute(order),
     )
 
 

@@ -54,6 +54,12 @@ class OrderDetailPage(PortalPage):
         rejected = self.pack.model.messages.cancel_rejected
         return any(self.pack.matches_any(text, rejected) for text in texts)
 
+    async def item_count(self) -> int:
+        """How many item lines the order shows (LocatorMissingError when none shows)."""
+        await self.find("detail_item")
+        with playwright_errors("counting item lines"):
+            return await self.pack.locator(self.page, "detail_item").count()
+
     async def item(self, index: int) -> Locator:
         """The item line `index` (0-based); LocatorMissingError when there is no such line."""
         await self.find("detail_item")
@@ -69,8 +75,9 @@ class OrderDetailPage(PortalPage):
         """Click the item's refund button (or `detail_view_refund`) and return the new tab.
 
         When a first modal ("Have you received the item?") appears instead, its non-primary
-        answer is clicked and the tab that then opens is returned. Raises LocatorMissingError
-        when the item has no such button, PortalUnavailableError when no tab opens in time.
+        answer ("No" on the real site) is clicked and the tab that then opens is returned.
+        Raises LocatorMissingError when the item has no such button, PortalUnavailableError when
+        no tab opens in time.
         """
         button = await self.find(key, root=item)
         context = self.page.context

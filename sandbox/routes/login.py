@@ -2,6 +2,11 @@
 
 Wrong password and wrong code both count towards the lockout; a locked account is refused even
 with the right password until `lockout_s` sandbox seconds have passed.
+
+After sign-in the browser goes to `return_url`; with none (the login page opened directly) it
+lands on the account's locale home, like the real site's locale host (`de.aliexpress.com` for a
+German account, `www.aliexpress.com` else). Loopback has no such hosts, so the sandbox stands for
+them with a path: `/de/`, `/www/` (see CONTRACT.md, "Sandbox limitations").
 """
 
 from __future__ import annotations
@@ -12,9 +17,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from sandbox.routes.common import portal_of
+from sandbox.routes.common import Buyer, guard, portal_of
 
 DEFAULT_RETURN = "/p/order/index.html"
+LOCALE_HOSTS = ("de", "www")
+"""Path segments standing for the real locale hosts (`de.aliexpress.com`, `www.aliexpress.com`)."""
+
+
+def locale_home(locale: str) -> str:
+    """The landing path after a sign-in without `return_url`: `/de/` for German accounts, else `/www/`."""
+    return "/de/" if locale.startswith("de") else "/www/"
 
 
 def _safe_return(request: Request, url: str | None) -> str:
@@ -36,7 +48,8 @@ def _device(request: Request) -> str:
 def _page(request: Request, *, error: str | None = None, email: str = "", status: int = 200) -> Response:
     portal = portal_of(request)
     locale = portal.locale(request, None)
-    return_url = _safe_return(request, request.query_params.get("return_url"))
+    asked = request.query_params.get("return_url")
+    return_url = _safe_return(request, asked) if asked else ""
     resp = portal.render(
         request,
         "login.html",
@@ -64,9 +77,8 @@ async def login_submit(request: Request) -> Response:
     form = await request.form()
     email = str(form.get("fm-login-id", "")).strip()
     password = str(form.get("fm-login-password", ""))
-    return_url = _safe_return(
-        request, str(form.get("return_url", "")) or request.query_params.get("return_url")
-    )
+    asked = str(form.get("return_url", "")) or request.query_params.get("return_url")
+    return_url = _safe_return(request, asked) if asked else ""
     locale = portal.locale(request, None)
     from sandbox.i18n import t
 
@@ -97,7 +109,7 @@ def _signed_in(request: Request, email: str, return_url: str) -> Response:
     sess = state.create_session(acc)
     device = _device(request)
     acc.known_devices.add(device)
-    resp = RedirectResponse(return_url, status_code=303)
+    resp = RedirectResponse(return_url or locale_home(acc.spec.locale), status_code=303)
     resp.set_cookie("sbx_session", sess.token, httponly=True, samesite="lax")
     resp.set_cookie("sbx_device", device, max_age=10 * 365 * 86400, httponly=True, samesite="lax")
     resp.delete_cookie("sbx_pending")
@@ -147,6 +159,14 @@ async def verify_submit(request: Request) -> Response:
     return _signed_in(request, acc.email, pend.return_url)
 
 
+async def home(request: Request) -> Response:
+    """The locale home a sign-in without `return_url` lands on (header with My Orders)."""
+    buyer = guard(request)
+    if not isinstance(buyer, Buyer):
+        return buyer
+    return portal_of(request).render(request, "home.html", {}, locale=buyer.locale, acc=buyer.acc)
+
+
 async def logout(request: Request) -> Response:
     state = portal_of(request).state
     state.sessions.pop(request.cookies.get("sbx_session", ""), None)
@@ -162,4 +182,5 @@ routes = [
     Route("/login/verify", verify_page, methods=["GET"]),
     Route("/login/verify", verify_submit, methods=["POST"]),
     Route("/login/logout", logout, methods=["GET", "POST"]),
+    *(Route(f"/{host}/", home, methods=["GET"]) for host in LOCALE_HOSTS),
 ]

@@ -180,11 +180,11 @@ async def submit(request: Request) -> Response:
     order_id, item_id = _ids(request)
     fault = fault_status(request)
     if fault:
-        state.count(order_id, "refund", "rejected_by_fault")
+        state.count(order_id, "refund", "rejected_by_fault", item_id)
         return error_page(fault)
     buyer = guard(request, return_url=str(request.base_url).rstrip("/") + apply_url(order_id, item_id))
     if not isinstance(buyer, Buyer):
-        state.count(order_id, "refund", "blocked")
+        state.count(order_id, "refund", "blocked", item_id)
         return buyer
     order = state.order_of(buyer.acc.email, order_id)
     line = order.item(item_id) if order else None
@@ -193,10 +193,10 @@ async def submit(request: Request) -> Response:
     form = await request.form()
     loc = buyer.locale
     if item_id in order.refunds:
-        state.count(order_id, "refund", "duplicates")
+        state.count(order_id, "refund", "duplicates", item_id)
         return render_apply(request, buyer, order, item_id, alert=t(loc, "rf.duplicate"), status=409)
     if not state.refund_allowed(order, item_id):
-        state.count(order_id, "refund", "invalid")
+        state.count(order_id, "refund", "invalid", item_id)
         return render_apply(request, buyer, order, item_id, alert=t(loc, "rf.not_eligible"), status=409)
     refund_type = str(form.get("refundType", ""))
     reason = str(form.get("reason", ""))
@@ -215,7 +215,7 @@ async def submit(request: Request) -> Response:
     elif not evidence:
         error = t(loc, "rf.add_attachments")
     if error:
-        state.count(order_id, "refund", "invalid")
+        state.count(order_id, "refund", "invalid", item_id)
         return render_apply(request, buyer, order, item_id, alert=error, status=400)
     seller.submit_refund(
         state,
@@ -227,7 +227,7 @@ async def submit(request: Request) -> Response:
         description=description,
         evidence=evidence,
     )
-    state.count(order_id, "refund", "accepted")
+    state.count(order_id, "refund", "accepted", item_id)
     return RedirectResponse(apply_url(order_id, item_id), status_code=303)
 
 
@@ -237,11 +237,11 @@ async def respond(request: Request) -> Response:
     order_id, item_id = _ids(request)
     fault = fault_status(request)
     if fault:
-        state.count(order_id, "respond", "rejected_by_fault")
+        state.count(order_id, "respond", "rejected_by_fault", item_id)
         return error_page(fault)
     buyer = guard(request, return_url=str(request.base_url).rstrip("/") + apply_url(order_id, item_id))
     if not isinstance(buyer, Buyer):
-        state.count(order_id, "respond", "blocked")
+        state.count(order_id, "respond", "blocked", item_id)
         return buyer
     order = state.order_of(buyer.acc.email, order_id)
     if order is None or order.item(item_id) is None:
@@ -249,16 +249,16 @@ async def respond(request: Request) -> Response:
     form = await request.form()
     action = str(form.get("action", ""))
     if action not in ("accept", "disagree"):
-        state.count(order_id, "respond", "invalid")
+        state.count(order_id, "respond", "invalid", item_id)
         return render_apply(request, buyer, order, item_id, alert=t(buyer.locale, "rf.error"), status=400)
     drafts = {u.id for u in state.drafts(buyer.acc.email, order_id, item_id, "respond")}
     evidence = [str(v) for v in form.getlist("evidence") if str(v) in drafts]
     outcome = seller.respond(state, order, item_id, action, str(form.get("message", ""))[:2000], evidence)
     if outcome == "accepted":
-        state.count(order_id, "respond", "accepted")
+        state.count(order_id, "respond", "accepted", item_id)
         return RedirectResponse(apply_url(order_id, item_id), status_code=303)
     kind = "duplicates" if outcome == "duplicate" else "invalid"
-    state.count(order_id, "respond", kind)
+    state.count(order_id, "respond", kind, item_id)
     return render_apply(request, buyer, order, item_id, alert=t(buyer.locale, "rf.duplicate"), status=409)
 
 

@@ -129,3 +129,23 @@ async def test_german_refund(portal: Portal, tab: Page, evidence_dir: Path) -> N
     assert result.refund_status is RefundStatus.WAITING_SELLER
     assert result.refund_text == "Warten auf Antwort des Verkäufers"
     assert portal.counts(order)["accepted"] == 1
+
+
+async def test_each_item_line_takes_its_own_request(portal: Portal, tab: Page, evidence_dir: Path) -> None:
+    """No line named: the first line without a request is filed, so a second run files line 2
+    (the order is in dispute over line 1 by then) and a third finds every line requested."""
+    env = portal.env()
+    order = "3042417938137300"
+    await log_in(tab, env, portal.creds(ANN))
+    first = await request_refund(tab, env, _req(order, evidence_dir), before_submit=nothing_to_record)
+    assert first.submitted and first.item_index == 0
+    assert portal.sb.admin.order(order)["status"] == "in_dispute"
+    chosen: list[int] = []
+    second = await request_refund(tab, env, _req(order, evidence_dir), before_submit=nothing_to_record,
+                                  line_chosen=chosen.append)
+    assert second.submitted and second.item_index == 1 and chosen == [1]
+    with pytest.raises(AlreadyRequestedError):
+        await request_refund(tab, env, _req(order, evidence_dir), before_submit=nothing_to_record)
+    by_item = portal.counts(order)["by_item"]
+    assert {k: v["accepted"] for k, v in by_item.items()} == {"1": 1, "2": 1}
+    assert portal.counts(order)["count"] == 2

@@ -96,7 +96,7 @@ async def test_layout_b_pages(browser: Browser, sandbox_b: RunningSandbox) -> No
         # buttons come before the items in layout B
         first_card = page.locator("div.order-item").first
         order = await first_card.evaluate("c => [...c.children].map(e => e.className).join(' | ')")
-        assert order.index("order-item-actions") < order.index("order-item-content")
+        assert order.index("order-item-btns") < order.index("order-item-content")
         await page.goto(f"{sandbox_b.url}/p/order/detail.html?orderId=3042417938137300")
         await expect(page.locator(".info-row")).to_have_count(0)
         await expect(page.locator(".order-info-line").first).to_be_visible()

@@ -31,7 +31,7 @@ async def _open_form(
         if first_modal:
             modal = page.get_by_role("dialog", name=first_modal)
             await expect(modal).to_be_visible()
-            await modal.get_by_role("button", name="Continue").click()
+            await modal.get_by_role("button", name="No", exact=True).click()
     form = await new_tab.value
     await form.wait_for_load_state()
     assert "/p/reverse-pages/apply.html" in form.url
