@@ -140,7 +140,7 @@ def list_accounts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
+        with opened_store(settings) as store:
             accounts = store.accounts.list_accounts()
             paces = {p.name: p for p in store.tracking.paces()} if accounts else {}
         rows: list[dict[str, Any]] = []

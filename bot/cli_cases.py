@@ -39,7 +39,7 @@ def list_cases(
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
+        with opened_store(settings) as store:
             if account is not None:
                 store.accounts.get(account)
             cases = store.cases.list_cases(states=state or None, account=account, kind=kind, limit=limit)
@@ -183,7 +183,7 @@ def export(
     out = Out(False)
     with out.errors():
         settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
+        with opened_store(settings) as store:
             if account is not None:
                 store.accounts.get(account)
             count = export_cases(store, fmt, path=output, states=state or None, account=account)
