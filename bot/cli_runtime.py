@@ -238,4 +238,3 @@ async def hold_account(
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
         await asyncio.to_thread(store.scheduler_lock.release, owner, name=name)
-

@@ -28,7 +28,6 @@ from bot.states import (
     TRANSITIONS,
     Budgets,
     CaseState,
-    FailureDecision,
     after_failure,
 )
 
@@ -91,9 +90,9 @@ def test_policy_table(
     expected: tuple[CaseState | None, str | None, int, bool, bool],
 ) -> None:
     to_state, counted_on, used, retry, exhausted = expected
-    assert after_failure(state, action, budgets) == FailureDecision(
-        to_state, counted_on, used, retry=retry, exhausted=exhausted  # type: ignore[arg-type]
-    )
+    decision = after_failure(state, action, budgets)
+    assert (decision.to_state, decision.counted_on, decision.used) == (to_state, counted_on, used)
+    assert (decision.retry, decision.exhausted, decision.stop) == (retry, exhausted, False)
 
 
 def test_the_table_covers_every_action_in_both_leased_states() -> None:

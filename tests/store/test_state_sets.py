@@ -59,7 +59,7 @@ def test_the_report_shows_the_label(tmp_path: Path) -> None:
 
 
 def test_the_sets_hang_together() -> None:
-    assert OPEN_STATES == set(CaseState) - FINAL_STATES
+    assert set(CaseState) - FINAL_STATES == OPEN_STATES
     assert TRACKED_STATES is STATUS_CHECK_STATES
     assert SWEPT_STATES <= STATUS_CHECK_STATES <= OPEN_STATES
     assert LEASED_STATES <= FILING_STATES <= OPEN_STATES
