@@ -108,7 +108,7 @@ def _error_class(name: str | None) -> type[RecoupError] | None:
     return None
 
 
-_STATE_CODES: dict[CaseState, ExitCode] = {
+STATE_CODES: dict[CaseState, ExitCode] = {
     CaseState.AWAITING_APPROVAL: ExitCode.OK,
     CaseState.QUEUED: ExitCode.OK,
     CaseState.SUBMITTED: ExitCode.OK,
@@ -122,6 +122,8 @@ _STATE_CODES: dict[CaseState, ExitCode] = {
     CaseState.FAILED: ExitCode.REFUSED,
     CaseState.REJECTED: ExitCode.REFUSED,
 }
+"""The exit code of a one-off run by the state it left the case in (every state has one; a test
+checks it)."""
 
 
 def exit_code_for_run(case: Case, last_error_type: str | None) -> ExitCode:
@@ -135,7 +137,7 @@ def exit_code_for_run(case: Case, last_error_type: str | None) -> ExitCode:
         return ExitCode.UNAVAILABLE
     if case.state is CaseState.FAILED and error is not None and issubclass(error, InputError):
         return ExitCode.BAD_INPUT
-    return _STATE_CODES[case.state]
+    return STATE_CODES[case.state]
 
 
 # ---- settings, store, logging ------------------------------------------------------------------
@@ -276,12 +278,23 @@ def case_dict(case: Case) -> dict[str, Any]:
     return case.model_dump(mode="json")
 
 
+STATE_STYLES: dict[CaseState, str] = {
+    CaseState.AWAITING_APPROVAL: "cyan",
+    CaseState.QUEUED: "cyan",
+    CaseState.RUNNING: "cyan",
+    CaseState.SUBMITTING: "yellow",
+    CaseState.SUBMITTED: "green",
+    CaseState.APPROVED: "green",
+    CaseState.REFUNDED: "green",
+    CaseState.COUNTER_OFFER: "yellow",
+    CaseState.NEEDS_HUMAN: "yellow",
+    CaseState.FAILED: "red",
+    CaseState.REJECTED: "red",
+    CaseState.CANCELED_BY_OPERATOR: "cyan",
+}
+"""Rich colour of each state in tables (every state has one; a test checks it)."""
+
+
 def state_style(state: CaseState) -> str:
     """Rich colour for a state in tables."""
-    if state in (CaseState.REFUNDED, CaseState.APPROVED, CaseState.SUBMITTED):
-        return "green"
-    if state in (CaseState.NEEDS_HUMAN, CaseState.COUNTER_OFFER, CaseState.SUBMITTING):
-        return "yellow"
-    if state in (CaseState.FAILED, CaseState.REJECTED):
-        return "red"
-    return "cyan"
+    return STATE_STYLES[state]

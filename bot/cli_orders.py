@@ -21,13 +21,14 @@ from bot.cli_common import (
     opened_store,
     state_style,
 )
-from bot.cli_runtime import OPEN_STATES, runtime, service_running
+from bot.cli_runtime import runtime, service_running
 from bot.cli_submit import submit
 from bot.display import line, shown
 from bot.errors import AmountError, InputError, UnknownCaseError
 from bot.evidence import check_manifest
 from bot.models import Case, CaseKind, NewCase, RefundType, normalize_order_id
 from bot.report import bundle_case
+from bot.states import OPEN_STATES, STATUS_CHECK_STATES
 from flows.money import parse_amount
 
 QueueOpt = Annotated[bool, typer.Option("--queue", help="Only queue the case; do not run it now.")]
@@ -171,7 +172,6 @@ def status(
 
 
 def _refresh(settings: Any, store: Any, cases: list[Case]) -> None:
-    from bot.policies import STATUS_CHECK_STATES
 
     tracked = [c for c in cases if c.state in STATUS_CHECK_STATES]
     if service_running(store):

@@ -30,7 +30,6 @@ from bot.engine import Engine
 from bot.errors import AmountError, CurrencyMismatchError, LeaseLostError, SchedulerLockedError
 from bot.mail.codes import ImapCodeSource
 from bot.models import Case
-from bot.states import CaseState
 from bot.store import Store
 from flows.env import FlowEnv
 from flows.money import check_refund_amount
@@ -239,18 +238,3 @@ async def hold_account(
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
         await asyncio.to_thread(store.scheduler_lock.release, owner, name=name)
-
-
-OPEN_STATES = frozenset(
-    {
-        CaseState.AWAITING_APPROVAL,
-        CaseState.QUEUED,
-        CaseState.RUNNING,
-        CaseState.SUBMITTING,
-        CaseState.SUBMITTED,
-        CaseState.COUNTER_OFFER,
-        CaseState.APPROVED,
-        CaseState.NEEDS_HUMAN,
-    }
-)
-"""States shown by `recoup status` without arguments."""

@@ -29,7 +29,7 @@ from loguru import logger
 
 from bot.config import Settings
 from bot.models import Case, CaseKind
-from bot.states import CaseState
+from bot.states import SWEPT_STATES, CaseState
 from bot.store import Clock, Store
 from bot.store._tracking import CaseTracking
 
@@ -62,9 +62,6 @@ RULES: MappingProxyType[CaseKind, tuple[DeadlineRule, ...]] = MappingProxyType(
     }
 )
 """Deadline chains by case kind, in order. The last rule of a chain ends the waiting."""
-
-SWEPT_STATES: frozenset[CaseState] = frozenset({CaseState.SUBMITTED, CaseState.COUNTER_OFFER})
-"""States in which a case waits on the portal and its deadlines apply."""
 
 
 @dataclass

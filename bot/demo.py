@@ -47,9 +47,8 @@ from bot.config import Settings, use_private_umask
 from bot.display import line, shown
 from bot.errors import ConfigError, RecoupError
 from bot.models import Account, Case, CaseKind, NewCase, RefundType
-from bot.policies import STATUS_CHECK_STATES
 from bot.secrets import env_ref_for
-from bot.states import CaseState, is_final
+from bot.states import FILING_STATES, STATUS_CHECK_STATES, CaseState, is_final
 from bot.store import Store
 from flows.pack import load_pack
 from sandbox.scenario import Order
@@ -366,7 +365,7 @@ async def _wait_filed(
     poll_s: float,
 ) -> None:
     """Until no case is queued or running (or time is up); the store is read every `poll_s`."""
-    unfiled = {CaseState.QUEUED, CaseState.RUNNING, CaseState.SUBMITTING}
+    unfiled = FILING_STATES
     while True:
         current = await _cases(store, ids, service)
         progress.update(bar, completed=sum(c.state not in unfiled for c in current))

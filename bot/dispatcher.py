@@ -12,8 +12,9 @@ Promises:
 * at the end of a run the lease is released (a case still `running` goes back to `queued`;
   `submitting` stays for reconciliation). A runner exception never escapes: it is logged (type
   and message only — no tracebacks with local values, so no secrets) and recorded as an attempt
-  (retry with backoff, fail when the budget is spent, needs_human for a bug or a
-  configuration problem such as a missing secret);
+  that moves the case as the one failure policy decides (:func:`bot.states.after_failure`:
+  retry with backoff, fail when the budget is spent, needs_human for a bug or a configuration
+  problem such as a missing secret);
 * :meth:`Dispatcher.drain` stops claiming and lets in-flight runs finish within a timeout; the
   rest are cancelled and their leases released.
 
@@ -33,10 +34,10 @@ from typing import Any, Protocol
 from loguru import logger
 
 from bot.config import Settings
-from bot.errors import Action, LeaseLostError, NeedsHumanError, RecoupError
+from bot.errors import LeaseLostError, RecoupError, RunnerCrashedError
 from bot.models import Case
-from bot.policies import STATUS_CHECK_STATES, next_check_at, pacing_delay
-from bot.states import LEASED_STATES, CaseState
+from bot.policies import next_check_at, pacing_delay
+from bot.states import LEASED_STATES, STATUS_CHECK_STATES
 from bot.store import RandomSource, Store
 from bot.store._tracking import CaseTracking
 
@@ -57,11 +58,6 @@ class StatusChecker(Protocol):
     async def check_account(self, account_name: str, cases: list[Case]) -> object:
         """Check `cases` (all of `account_name`) and move them by what the portal shows."""
         ...
-
-
-class RunnerCrashedError(NeedsHumanError):
-    """The runner raised something that is not a Recoup error (a bug). Triggers: needs_human,
-    never a blind retry."""
 
 
 class Dispatcher:
@@ -268,42 +264,27 @@ class Dispatcher:
         return case.state not in LEASED_STATES
 
     async def _settle(self, case: Case, started: datetime, error: Exception) -> None:
-        """Record a runner failure the runner did not record itself (only while we hold it)."""
+        """Record a runner failure the runner did not record itself, only while we hold the
+        lease; the store moves the case as the one failure policy decides
+        (:func:`bot.states.after_failure`) in the same transaction."""
+        failure = (
+            error
+            if isinstance(error, RecoupError)
+            else RunnerCrashedError(f"runner crashed: {type(error).__name__}: {error}")
+        )
         try:
-            current = await asyncio.to_thread(self.store.cases.get, case.id)
-            if current.lease_owner != self.worker_id or isinstance(error, LeaseLostError):
-                return
-            failure = (
-                error
-                if isinstance(error, RecoupError)
-                else RunnerCrashedError(f"runner crashed: {type(error).__name__}: {error}")
-            )
-            to_state = self._state_after(current, failure)
             await asyncio.to_thread(
-                self.store.cases.record_attempt,
+                self.store.cases.record_failure,
                 case.id,
                 worker=self.worker_id,
                 started_at=started,
                 error=failure,
-                to_state=to_state,
+                owner=self.worker_id,
             )
+        except LeaseLostError:
+            return  # not ours any more (or the run itself lost it): nothing to record
         except RecoupError as problem:
             logger.error("case {}: could not record the failed run: {}", case.id, problem)
-
-    def _state_after(self, case: Case, error: RecoupError) -> CaseState | None:
-        """Where a failed `running` case goes; `submitting` stays (it must be reconciled)."""
-        if case.state is not CaseState.RUNNING:
-            return None
-        policy = self.store.cases.retry_policy
-        if error.action in (Action.NEEDS_HUMAN, Action.FIX_CONFIG):
-            return CaseState.NEEDS_HUMAN  # a missing secret waits for the operator, never fails
-        if error.action is Action.RELOGIN:
-            exhausted = case.session_attempts + 1 >= policy.max_session_attempts
-        elif error.action is Action.RETRY:
-            exhausted = case.attempts + 1 >= policy.max_attempts
-        else:
-            return CaseState.FAILED
-        return CaseState.FAILED if exhausted else CaseState.QUEUED
 
     async def _release(self, case_id: int) -> None:
         try:

@@ -12,10 +12,12 @@ and records the outcome in the store:
 * a refund's amount is checked against the order total (My Orders) before its form is opened,
   however the case was created (:func:`flows.money.check_refund_amount`): above the total the
   case fails ("amount above order total"), a total in another currency parks it for a human;
-* every failure is a typed error whose `action` decides: retry (back to `queued` with backoff),
-  re-login (the session budget), needs a human, fix the configuration (`needs_human`, no budget
-  spent: the account's secrets are resolved before the browser opens, so a missing one parks
-  the case with nothing clicked), or give up (`failed`).
+* every failure is a typed error whose `action` decides, through the one failure policy
+  (:func:`bot.states.after_failure`, applied by the store with the attempt record): retry (back
+  to `queued` with backoff), re-login (the session budget), needs a human, reconcile an
+  unconfirmed submit, fix the configuration (`needs_human`, no budget spent: the account's
+  secrets are resolved before the browser opens, so a missing one parks the case with nothing
+  clicked), give up (`failed`), or stop at once (the lease is lost: nothing written).
 
 `Engine.check_account` reads the statuses of one account's open cases in ONE browser session
 and moves each case by what the portal shows (see :mod:`bot.outcomes`); a seller's
@@ -40,13 +42,11 @@ from playwright.async_api import Page
 from bot.browser import BrowserManager
 from bot.config import Settings
 from bot.errors import (
-    Action,
     AlreadyRequestedError,
     InvalidTransitionError,
-    NeedsHumanError,
     RecoupError,
+    RunnerCrashedError,
     StaleStateError,
-    SubmitUnconfirmedError,
 )
 from bot.evidence import EvidenceRecorder
 from bot.failpoints import failpoint
@@ -69,10 +69,6 @@ from flows.scan import count_orders, scan_statuses
 from flows.session import with_session
 
 Clock = Callable[[], datetime]
-
-
-class UnexpectedFailure(NeedsHumanError):
-    """A bug or an error no boundary converted. Triggers: needs_human (never a blind retry)."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +161,7 @@ class Engine:
             state = await self._failed(case, worker, started, exc)
         except Exception as exc:  # a bug: park the case, keep the message, never retry blindly
             logger.exception("case {}: unexpected failure", case.id)
-            state = await self._failed(case, worker, started, UnexpectedFailure(f"unexpected: {exc!r}"))
+            state = await self._failed(case, worker, started, RunnerCrashedError(f"unexpected: {exc!r}"))
         finally:
             await self._keep_evidence(case, recorder)
         return state
@@ -287,43 +283,15 @@ class Engine:
         return moved.state
 
     async def _failed(self, case: Case, worker: str, started: datetime, error: RecoupError) -> CaseState:
-        """Record the attempt and move the case by what the error triggers."""
-        current = await asyncio.to_thread(self.store.cases.get, case.id)
+        """Record the attempt; the store moves the case as the one failure policy decides
+        (:func:`bot.states.after_failure`), in the same transaction. A lost lease (STOP) writes
+        nothing and re-raises LeaseLostError to the caller."""
         logger.warning("case {}: {} ({})", case.id, type(error).__name__, error.action.value)
-        attempt = await asyncio.to_thread(
-            self.store.cases.record_attempt, case.id, worker=worker, started_at=started, error=error,
+        after = await asyncio.to_thread(
+            self.store.cases.record_failure, case.id, worker=worker, started_at=started, error=error,
+            owner=worker,
         )
-        target = self._after_failure(current.state, error, attempt.budget_exhausted)
-        if target is None or target is current.state:
-            return current.state
-        note = error.message if target in (CaseState.NEEDS_HUMAN, CaseState.FAILED) else None
-        if error.action is Action.FIX_CONFIG:
-            note = f"{error.message}; fix the configuration, then `recoup cases retry {case.id}`"
-        try:
-            moved = await asyncio.to_thread(
-                self.store.cases.transition, case.id, target, expected_from=current.state,
-                owner=worker, detail={"error": type(error).__name__, "message": error.message},
-                outcome_note=note,
-            )
-        except (InvalidTransitionError, StaleStateError):
-            return (await asyncio.to_thread(self.store.cases.get, case.id)).state
-        return moved.state
-
-    @staticmethod
-    def _after_failure(state: CaseState, error: RecoupError, exhausted: bool) -> CaseState | None:
-        """Where a failed attempt leaves the case. In `submitting` the click may have landed:
-        such a case never goes back to `queued` (it stays for reconciliation) and never fails
-        blindly (a human decides when the budget is spent). A configuration problem (a missing
-        secret) never fails a case: it waits for the operator in `needs_human`."""
-        if isinstance(error, SubmitUnconfirmedError):
-            return CaseState.NEEDS_HUMAN if exhausted else None
-        if error.action in (Action.RETRY, Action.RELOGIN):
-            if state is CaseState.SUBMITTING:
-                return CaseState.NEEDS_HUMAN if exhausted else None
-            return CaseState.FAILED if exhausted else CaseState.QUEUED
-        if error.action in (Action.NEEDS_HUMAN, Action.FIX_CONFIG):
-            return CaseState.NEEDS_HUMAN
-        return CaseState.NEEDS_HUMAN if state is CaseState.SUBMITTING else CaseState.FAILED
+        return after.state
 
     async def _keep_evidence(self, case: Case, recorder: EvidenceRecorder) -> None:
         """Store the evidence records and refresh the case's HTML report (never raises)."""

@@ -3,7 +3,7 @@
 Every error raised by Recoup's own code is a :class:`RecoupError`. Lower-level errors
 (Playwright, IMAP, SQL, OS) are converted into these at the boundary where they happen, once.
 Each class says in its docstring what it triggers; :attr:`RecoupError.action` carries the same
-decision in a form the engine reads::
+decision in a form the one failure policy (:func:`bot.states.after_failure`) reads::
 
     RecoupError                       action
     ├── InputError                    give_up      bad operator input; nothing written
@@ -24,7 +24,8 @@ decision in a form the engine reads::
     │   ├── PortalUnavailableError    5xx, dropped connection, timeout loading a page
     │   ├── MailUnavailableError      IMAP server unreachable
     │   ├── StoreUnavailableError     database unreachable or locked
-    │   └── LeaseLostError            this worker no longer holds the case's lease
+    │   └── LeaseLostError            stop         this worker no longer holds the case's lease:
+    │                                              stop at once, write nothing (no attempt)
     ├── SessionError                  relogin      on the separate session budget
     │   └── SessionExpiredError       bounced to the login page mid-flow
     ├── NeedsHumanError               needs_human  park the case for an operator
@@ -32,8 +33,10 @@ decision in a form the engine reads::
     │   ├── LoginRejectedError        wrong password, lockout, wrong code
     │   ├── MailLoginError            the IMAP server refused the mailbox login
     │   ├── LocatorMissingError       the page changed: a required locator found nothing
-    │   ├── SubmitUnconfirmedError    clicked submit, page did not confirm: reconcile before retry
-    │   └── CurrencyMismatchError     the order total is in another currency than the refund amount
+    │   ├── SubmitUnconfirmedError    reconcile    clicked submit, page did not confirm: the case
+    │   │                                          stays `submitting`; read the portal before a retry
+    │   ├── CurrencyMismatchError     the order total is in another currency than the refund amount
+    │   └── RunnerCrashedError        a bug: an error no boundary converted (never a blind retry)
     └── PortalRefusalError            give_up      the portal says no, definitively
         ├── NotEligibleError          status does not allow the action; nothing clicked
         ├── AlreadyRequestedError     a request exists already; nothing submitted
@@ -46,11 +49,21 @@ from enum import StrEnum
 
 
 class Action(StrEnum):
-    """What the engine does with a failed attempt."""
+    """What a failed attempt triggers. :func:`bot.states.after_failure` turns it (with the case's
+    state and budgets) into the next state; values are stored with each attempt."""
 
     RETRY = "retry"
+    """Back to `queued` with backoff, on the attempt budget; `failed` when it is spent."""
     RELOGIN = "relogin"
+    """Like RETRY, but counted on the separate session budget."""
     NEEDS_HUMAN = "needs_human"
+    """Park the case in `needs_human` for an operator."""
+    RECONCILE = "reconcile"
+    """The irreversible click may have landed: the case stays `submitting` and the next attempt
+    reads the portal before sending anything; a human decides once the attempt budget is spent."""
+    STOP = "stop"
+    """Stop work on the case at once and write nothing (no attempt, no state change): this
+    worker lost the case's lease, someone else may hold it now."""
     FIX_CONFIG = "fix_config"
     """The setup is wrong, not the case: a command refuses to start (exit 6); a case waits in
     `needs_human` with the cause (no budget spent, never `failed`) until an operator fixed the
@@ -174,8 +187,10 @@ class StoreUnavailableError(TransientError):
 
 class LeaseLostError(TransientError):
     """This worker's lease on a case expired or was taken over, so it may no longer change the
-    case. Nothing was written. Triggers: stop work on the case at once (no submit); the case is
-    retried by whichever worker claims it next."""
+    case. Nothing was written. Triggers: stop work on the case at once (no submit, no attempt
+    recorded); the case is retried by whichever worker claims it next."""
+
+    action = Action.STOP
 
 
 # ---- session: re-login on its own budget -----------------------------------------------------
@@ -221,13 +236,22 @@ class LocatorMissingError(NeedsHumanError):
 
 class SubmitUnconfirmedError(NeedsHumanError):
     """The submit was clicked but the page never confirmed it. Triggers: the case stays
-    `submitting`; the next attempt reconciles by reading the portal before sending anything."""
+    `submitting`; the next attempt reconciles by reading the portal before sending anything
+    (`needs_human` once the attempt budget is spent)."""
+
+    action = Action.RECONCILE
 
 
 class CurrencyMismatchError(NeedsHumanError):
     """The order total is printed in another currency than the refund amount was given in, so
     the amount cannot be checked. Triggers: needs_human before anything is clicked (a one-off
     command refuses it as bad input: nothing written)."""
+
+
+class RunnerCrashedError(NeedsHumanError):
+    """A bug: the engine or a runner raised something that is not a Recoup error (no boundary
+    converted it). The message holds its type and text only. Triggers: needs_human, never a
+    blind retry."""
 
 
 # ---- definitive refusals ---------------------------------------------------------------------

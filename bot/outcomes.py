@@ -20,13 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.models import Case, CaseKind, OrderStatus, RefundStatus
-from bot.states import CaseState
+from bot.states import TRACKED_STATES, CaseState
 from flows.results import OrderState
-
-TRACKED_STATES: frozenset[CaseState] = frozenset(
-    {CaseState.SUBMITTED, CaseState.COUNTER_OFFER, CaseState.APPROVED}
-)
-"""States whose cases the status poller reads (approved refunds wait for the money)."""
 
 
 @dataclass(frozen=True)

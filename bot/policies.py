@@ -17,15 +17,9 @@ from datetime import datetime, timedelta
 from bot.config import Settings
 from bot.errors import DisputeShareError
 from bot.models import NewCase
-from bot.states import CaseState
 from bot.store._clock import RandomSource
 from bot.store._intake import AccountLoad, Guard
 from bot.store._tracking import CaseTracking
-
-STATUS_CHECK_STATES: frozenset[CaseState] = frozenset(
-    {CaseState.SUBMITTED, CaseState.COUNTER_OFFER, CaseState.APPROVED}
-)
-"""Open cases whose portal status the scheduler keeps reading (outcome, or the money)."""
 
 PACING_JITTER = 0.5
 """Pacing adds a random extra of up to this share of `pacing_seconds`."""

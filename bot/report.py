@@ -33,6 +33,7 @@ from bot.evidence import (
     check_manifest,
     load_manifest,
 )
+from bot.states import STATE_LABELS, CaseState
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _IMAGE_MIME = {
@@ -114,6 +115,7 @@ def _environment() -> Environment:
     env.filters["human_size"] = _human_size
     env.filters["safe_href"] = _safe_href
     env.filters["words"] = _words
+    env.filters["state_label"] = state_label
     return env
 
 
@@ -203,6 +205,15 @@ def _utc(value: datetime | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def state_label(state: str) -> str:
+    """The report's label for a stored state value (:data:`bot.states.STATE_LABELS`); an
+    unknown value is shown as it is."""
+    try:
+        return STATE_LABELS[CaseState(state)]
+    except ValueError:
+        return state
 
 
 def _words(value: str) -> str:

@@ -11,23 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import LeaseLostError, StaleStateError, UnknownCaseError
-from bot.states import LEASED_STATES, CaseState, check_transition
+from bot.states import ERROR_KEEPING_STATES, LEASED_STATES, OUTCOME_STATES, CaseState, check_transition
 from bot.store._clock import Clock
 from bot.store._engine import sql_errors
 from bot.store._tables import CaseEventRow, CaseRow, OutboxRow
-
-OUTCOME_STATES = frozenset(
-    {CaseState.APPROVED, CaseState.REJECTED, CaseState.REFUNDED, CaseState.COUNTER_OFFER}
-)
-"""Entering one of these stamps `outcome_at`."""
-
-ERROR_KEEPING_STATES = frozenset(
-    {CaseState.QUEUED, CaseState.RUNNING, CaseState.NEEDS_HUMAN, CaseState.FAILED}
-)
-"""States in which `last_error` still says why the case waits or runs again (a retry, a
-person, the end; a new attempt replaces it when it fails too). Entering any other state (the
-request went in, an outcome came, the operator withdrew it) clears it, so no list shows an
-error the case has moved past."""
 
 
 class RepoBase:
@@ -158,7 +145,7 @@ class RepoBase:
 
         Leaving the leased states (running, submitting) also clears the lease, so a finished
         or parked case never keeps its account busy; `last_error` is cleared unless the new
-        state is one of :data:`ERROR_KEEPING_STATES`.
+        state is one of :data:`bot.states.ERROR_KEEPING_STATES`.
         """
         from_state = CaseState(row.state)
         check_transition(from_state, to_state)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.errors import LeaseLostError
 from bot.models import Case
-from bot.states import CaseState, check_transition
+from bot.states import CLAIMABLE_STATES, CaseState, check_transition
 from bot.store._base import RepoBase
 from bot.store._convert import case_from_row
 from bot.store._tables import AccountRow, CaseRow
@@ -92,7 +92,7 @@ class LeaseOps(RepoBase):
         with self._tx("claiming a case") as session:
             row = self._load_case(session, case_id)
             state = CaseState(row.state)
-            if state not in (CaseState.QUEUED, CaseState.SUBMITTING):
+            if state not in CLAIMABLE_STATES:
                 return None
             return self._claim_row(session, row.id, row.account_id, state, owner, now, expires)
 

@@ -19,8 +19,10 @@ class CaseRepository(CaseCore, LeaseOps, AttemptOps):
 
     Contract for a worker: ``claim_next`` → work, ``renew_lease`` while it lasts →
     ``mark_submit_intent`` right before the irreversible click → ``transition`` to the result
-    (which frees the lease) or ``record_attempt`` + a transition back to ``queued`` / on to
-    ``failed`` / ``needs_human``. ``reclaim_expired`` at start-up frees leases of dead workers.
+    (which frees the lease) or, on a failure, ``record_failure``: the attempt and the move the
+    one failure policy (:func:`bot.states.after_failure`) decides (back to ``queued``, on to
+    ``failed`` / ``needs_human``, or stay), in one transaction. ``reclaim_expired`` at start-up
+    frees leases of dead workers.
     """
 
     def __init__(

@@ -129,3 +129,41 @@ def test_record_attempt_refuses_a_forbidden_state(store: Store, clock: FrozenClo
             case.id, worker="w", started_at=clock.now, error=None, to_state=CaseState.REFUNDED
         )
     assert store.cases.attempts_of(case.id) == []  # the whole transaction rolled back
+
+
+def test_record_failure_lets_the_policy_move_the_case_in_the_same_transaction(
+    store: Store, clock: FrozenClock
+) -> None:
+    budget = store.cases.retry_policy.max_attempts
+    case = store.cases.create(new_case())
+    for n in range(1, budget + 1):
+        assert store.cases.claim_next("w", lease_seconds=60) is not None
+        after = store.cases.record_failure(
+            case.id, worker="w", started_at=clock.now, error=PortalUnavailableError("HTTP 502"), owner="w"
+        )
+        if n < budget:
+            assert after.state is CaseState.QUEUED and after.next_attempt_at is not None
+            clock.now = after.next_attempt_at
+    assert after.state is CaseState.FAILED and after.outcome_note == "HTTP 502"
+    assert after.attempts == budget and after.next_attempt_at is None
+    assert [a.budget_exhausted for a in store.cases.attempts_of(case.id)] == [False] * (budget - 1) + [True]
+    moves = [e for e in store.cases.history(case.id) if e.kind == "transition"]
+    assert moves[-1].to_state is CaseState.FAILED and moves[-1].detail["attempt"] == budget
+
+
+def test_a_lost_lease_records_nothing(store: Store, clock: FrozenClock) -> None:
+    from bot.errors import LeaseLostError
+
+    case = store.cases.create(new_case())
+    assert store.cases.claim_next("w", lease_seconds=60) is not None
+    with pytest.raises(LeaseLostError):  # the lease error itself: stop now, write nothing
+        store.cases.record_failure(
+            case.id, worker="w", started_at=clock.now, error=LeaseLostError("gone"), owner="w"
+        )
+    with pytest.raises(LeaseLostError):  # someone else's lease: write nothing either
+        store.cases.record_failure(
+            case.id, worker="other", started_at=clock.now, error=PortalUnavailableError("502"), owner="other"
+        )
+    assert store.cases.attempts_of(case.id) == []
+    still = store.cases.get(case.id)
+    assert still.state is CaseState.RUNNING and still.attempts == 0 and still.lease_owner == "w"
