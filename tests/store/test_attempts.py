@@ -15,7 +15,8 @@ from bot.errors import (
 )
 from bot.states import CaseState
 from bot.store import RetryPolicy, Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 
 class FixedRandom:

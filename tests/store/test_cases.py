@@ -20,7 +20,8 @@ from bot.errors import (
 from bot.models import CaseKind, NewCase
 from bot.states import TRANSITIONS, CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, drive_to, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, drive_to, new_case
 
 
 def path_to(target: CaseState) -> list[CaseState]:

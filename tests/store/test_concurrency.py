@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bot.states import CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 WORKERS = 4
 ACCOUNTS = 4

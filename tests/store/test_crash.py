@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from bot.states import CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 CRASHING_WORKER = textwrap.dedent(
     """

@@ -7,7 +7,8 @@ import pytest
 from bot.errors import LeaseLostError
 from bot.states import CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 
 def test_claim_moves_the_oldest_due_case_to_running_with_a_lease(store: Store, clock: FrozenClock) -> None:

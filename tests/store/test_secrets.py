@@ -12,7 +12,8 @@ from bot.models import Account
 from bot.secrets import env_ref_for, resolve_secret
 from bot.store import Store
 from bot.store._tables import Base
-from tests.store.conftest import FrozenClock, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import new_case
 
 SECRET = "Hunter2-very-secret-9f3b"
 TOTP = "JBSWY3DPEHPK3PXP"

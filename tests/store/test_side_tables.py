@@ -9,7 +9,8 @@ import pytest
 from bot.errors import EvidenceError, UnknownCaseError
 from bot.models import NewEvidence
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 SHA = hashlib.sha256(b"png").hexdigest()
 

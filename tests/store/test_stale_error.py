@@ -6,7 +6,8 @@ from __future__ import annotations
 from bot.errors import ChallengeRequiredError, PortalUnavailableError
 from bot.states import CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, drive_to, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import drive_to, new_case
 
 
 def test_error_kept_while_waiting_cleared_when_the_case_moves_on(store: Store, clock: FrozenClock) -> None:

@@ -14,7 +14,8 @@ from bot.models import CaseKind
 from bot.states import CaseState
 from bot.store import CaseEffect, KeptMail, OpenCase, Store
 from bot.store._tables import ProcessedMessageRow, UnrecognisedMailRow
-from tests.store.conftest import FrozenClock, drive_to, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import drive_to, new_case
 
 
 def _kept(order_id: str, subject: str = "Something new about your order") -> KeptMail:
