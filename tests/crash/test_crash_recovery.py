@@ -47,7 +47,7 @@ def rig(fresh_sandbox: RunningSandbox, mail_server: MailServer, tmp_path: Path
 
 
 def queue_cancels(store: Store) -> list[int]:
-    return [store.cases.create(NewCase(account="ann", order_id=o, kind=CaseKind.CANCEL,
+    return [store.intake.create_with(NewCase(account="ann", order_id=o, kind=CaseKind.CANCEL,
                                        reason="not_shipped_on_time", message="please cancel")).id
             for o in CANCEL_ORDERS]
 

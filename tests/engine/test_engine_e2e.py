@@ -58,7 +58,7 @@ class Rig:
             mailbox_password_ref=f"env:RECOUP_SECRET_{key}_MAILBOX", totp_ref=totp, locale=acc.locale))
 
     def claimed(self, new: NewCase) -> Case:
-        case = self.store.cases.create(new)
+        case = self.store.intake.create_with(new)
         claimed = self.store.cases.claim(case.id, WORKER, lease_seconds=300)
         assert claimed is not None and claimed.state is CaseState.RUNNING
         return claimed

@@ -79,8 +79,8 @@ def test_secrets_never_in_the_database(
         stored = store.accounts.get("alice")
         assert resolve_secret(stored.password_ref) == SECRET
         assert resolve_secret(stored.totp_ref or "", secrets_file=secrets_file) == TOTP
-        case = store.cases.create(new_case())
-        store.cases.claim_next("w", lease_seconds=60)
+        case = store.intake.create_with(new_case())
+        store.dispatch.claim_next_ready("w", lease_seconds=60)
         store.mail.mark_processed(account.id or 0, "INBOX", "<m1@x>", case_id=case.id)
 
         rows = 0

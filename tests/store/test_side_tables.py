@@ -16,7 +16,7 @@ SHA = hashlib.sha256(b"png").hexdigest()
 
 
 def test_evidence_records(store: Store, clock: FrozenClock) -> None:
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     item = NewEvidence(
         path="shots/01-before.png",
         sha256=SHA,

@@ -73,7 +73,7 @@ def submitted_case(
         )  # fmt: skip
     else:
         new = NewCase(account=account, order_id=order_id or next_order_id(), kind=kind, reason="changed_mind")
-    case = store.cases.create(new)
+    case = store.intake.create_with(new)
     for state in (CaseState.RUNNING, CaseState.SUBMITTING, CaseState.SUBMITTED):
         case = store.cases.transition(case.id, state, expected_from=case.state)
     return case

@@ -28,7 +28,7 @@ def _seed(store: Store, clock: FrozenClock) -> list[int]:
     for text in FORMULAS:
         new = NewCase(account="alice", order_id=next_order_id(), kind=CaseKind.CANCEL, reason="changed_mind",
                       message=text)  # fmt: skip
-        ids.append(store.cases.create(new).id)
+        ids.append(store.intake.create_with(new).id)
     refunded = submitted_case(store, "bob", CaseKind.REFUND)
     clock.advance(90)
     store.cases.transition(
