@@ -1,4 +1,4 @@
-"""The engine end to end: store (SQLite) + real Chromium + the sandbox + Dovecot.
+"""The engine end to end: store (SQLite, then PostgreSQL) + real Chromium + the sandbox + Dovecot.
 
 Each test creates cases in a fresh store, runs them through `Engine.run_case` as a leased
 worker would, and checks the case state, the sandbox's submission counts (never two), the
@@ -68,9 +68,11 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(sandbox: RunningSandbox, mail_server: MailServer, tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(
+    sandbox: RunningSandbox, mail_server: MailServer, tmp_path: Path, db_url: str
+) -> AsyncIterator[Rig]:
     sandbox.admin.reset()
-    settings = make_settings(sandbox, mail_server, tmp_path / "data")
+    settings = make_settings(sandbox, mail_server, tmp_path / "data", database_url=db_url)
     settings.ensure_dirs()
     store = Store.open(settings.resolved_database_url)
     browser = BrowserManager(settings)
