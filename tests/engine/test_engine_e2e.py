@@ -150,6 +150,9 @@ async def test_not_eligible_fails_without_a_click(rig: Rig, monkeypatch: pytest.
     assert await rig.engine.run_case(case, WORKER) is CaseState.FAILED
     assert rig.count("3042417938137300") == 0
     assert "cannot be canceled" in (rig.store.cases.get(case.id).outcome_note or "")
+    case_dir = rig.engine.case_dir(case.id)  # issue 9: the failure trace is in the manifest
+    assert verify_manifest(case_dir) == []
+    assert [e.kind for e in rig.store.evidence.list_for(case.id)].count("trace") == 1
 
 
 async def test_challenge_parks_case_for_a_human(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
