@@ -167,7 +167,7 @@ class Engine:
             state = await self._failed(case, worker, started, UnexpectedFailure(f"unexpected: {exc!r}"))
         finally:
             try:
-                recorder.adopt_traces()  # a failed session's trace joins the manifest
+                await asyncio.to_thread(recorder.adopt_traces)  # a failed session's trace joins the manifest
             except OSError as exc:
                 logger.warning("case {}: failure trace not recorded: {}", case.id, exc)
             await self._keep_evidence(case, recorder)
