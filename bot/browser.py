@@ -56,6 +56,11 @@ def session_file_name(account_key: str) -> str:
     return f"{slug}-{digest}.json"
 
 
+KEPT_TRACE_PREFIX = "trace-"
+"""A failed session's scrubbed trace is `trace_dir/trace-<utc time>.zip`; the evidence recorder
+adopts such files into the case manifest (:meth:`bot.evidence.EvidenceRecorder.adopt_traces`)."""
+
+
 class BrowserManager:
     """One Chromium per process (Debian's, settings.browser_path, headless, CHROMIUM_ARGS);
     one BrowserContext per account; at most one open session per account at a time."""
@@ -66,7 +71,6 @@ class BrowserManager:
         self._browser: Browser | None = None
         self._start_lock = asyncio.Lock()
         self._account_locks: dict[str, asyncio.Lock] = {}
-        self._last_trace: dict[str, Path] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -132,11 +136,6 @@ class BrowserManager:
         """Where the account's storage state lives."""
         return self.settings.sessions_dir / session_file_name(account_key)
 
-    def last_trace(self, account_key: str) -> Path | None:
-        """The trace zip kept by this account's most recent failed session (None if that session
-        kept none). Hand it to :meth:`bot.evidence.EvidenceRecorder.add_trace`."""
-        return self._last_trace.get(account_key)
-
     def is_busy(self, account_key: str) -> bool:
         """True while a session of this account is open (or being opened)."""
         lock = self._account_locks.get(account_key)
@@ -160,7 +159,6 @@ class BrowserManager:
         """
         lock = self._account_locks.setdefault(account_key, asyncio.Lock())
         async with lock:
-            self._last_trace.pop(account_key, None)
             await self.start()
             assert self._browser is not None
             context = await self._new_context(account_key, locale_cookie)
@@ -284,9 +282,7 @@ class BrowserManager:
             raw = trace_dir / f".raw-trace-{stamp}.zip"
             await context.tracing.stop(path=raw)
             try:
-                kept = trace_dir / f"trace-{stamp}.zip"
-                scrub_trace(raw, kept, secrets=secrets)
-                self._last_trace[account_key] = kept
+                scrub_trace(raw, trace_dir / f"{KEPT_TRACE_PREFIX}{stamp}.zip", secrets=secrets)
             finally:
                 raw.unlink(missing_ok=True)
         except (PlaywrightError, OSError, ValueError) as exc:

@@ -163,6 +163,10 @@ class Engine:
             logger.exception("case {}: unexpected failure", case.id)
             state = await self._failed(case, worker, started, RunnerCrashedError(f"unexpected: {exc!r}"))
         finally:
+            try:
+                await asyncio.to_thread(recorder.adopt_traces)  # a failed session's trace joins the manifest
+            except OSError as exc:
+                logger.warning("case {}: failure trace not recorded: {}", case.id, exc)
             await self._keep_evidence(case, recorder)
         return state
 

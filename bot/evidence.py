@@ -29,7 +29,7 @@ from typing import Any
 from playwright.async_api import Locator, Page
 
 from bot.atomic import TEMP_PREFIX, atomic_copy, atomic_write_bytes
-from bot.browser import playwright_errors
+from bot.browser import KEPT_TRACE_PREFIX, playwright_errors
 from bot.errors import EvidenceError
 
 MANIFEST_NAME = "manifest.json"
@@ -172,11 +172,23 @@ class EvidenceRecorder:
         return self._append(EvidenceItem(name, _kind(kind), step, None, self._now(), digest, size))
 
     def add_trace(self, trace_zip: Path, step: str) -> EvidenceItem:
-        """Copy a (scrubbed) Playwright trace zip into the case folder."""
+        """Copy a (scrubbed) Playwright trace zip into the case folder (mode 0600)."""
         name = self._reserve(step, ".zip")
         digest = atomic_copy(trace_zip, self.case_dir / name, mode=0o600)
         size = (self.case_dir / name).stat().st_size
         return self._append(EvidenceItem(name, "trace", step, None, self._now(), digest, size))
+
+    def adopt_traces(self, step: str = "failure trace") -> list[EvidenceItem]:
+        """Put every trace a failed browser session kept in the case folder
+        (`trace-<time>.zip`, see :data:`bot.browser.KEPT_TRACE_PREFIX`) into the manifest under
+        a numbered name; the unnumbered file is removed. Returns the new items. Disk errors
+        propagate as OSError (the unadopted file stays, and is adopted by the next call).
+        """
+        adopted = []
+        for kept in sorted(self.case_dir.glob(f"{KEPT_TRACE_PREFIX}*.zip")):
+            adopted.append(self.add_trace(kept, step))
+            kept.unlink()
+        return adopted
 
     # ---- internals ----------------------------------------------------------------------
     def _reserve(self, step: str, suffix: str) -> str:

@@ -19,9 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from bot.models import OrderStatus, RefundStatus
 
-SCHEMA_VERSION = 1
-"""The only `schema_version` this code reads."""
-
 _HASHED_CLASS = re.compile(r"[A-Za-z][\w]*--[A-Za-z][\w]*--[A-Za-z0-9]{4,}")
 """A full CSS-module class name (`block--element--HASH`): never allowed in a pack."""
 

@@ -10,7 +10,6 @@ constraint violations → InputError subclasses (DuplicateCaseError, ...).
 """
 
 from bot.store._clock import Clock, RandomSource, utc_now
-from bot.store._mail import MailCursor
 from bot.store._mail_apply import AppliedMessage, CaseEffect, EffectPlanner, OpenCase
 from bot.store._migrate import current_revision, head_revision, migrate
 from bot.store._outbox import OutboxMessage
@@ -28,7 +27,6 @@ __all__ = [
     "Clock",
     "EffectPlanner",
     "KeptMail",
-    "MailCursor",
     "OpenCase",
     "OpenCaseRef",
     "OutboxMessage",

@@ -6,67 +6,21 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exc, select
+from sqlalchemy import select
 
-from bot.errors import DuplicateCaseError, InputError, InvalidTransitionError, UnknownAccountError
+from bot.errors import DuplicateCaseError
 from bot.models import Case, CaseEvent, CaseKind, NewCase
-from bot.states import INITIAL_STATES, CaseState
+from bot.states import CaseState
 from bot.store._base import RepoBase
-from bot.store._convert import case_from_row, event_from_row, new_case_row
+from bot.store._convert import case_from_row, event_from_row
 from bot.store._tables import AccountRow, CaseEventRow, CaseRow
 
 
 class CaseCore(RepoBase):
-    """Create, read and transition cases. Every state change writes an event in its transaction."""
+    """Read and transition cases. Every state change writes an event in its transaction.
 
-    def create(self, new: NewCase, *, initial_state: CaseState = CaseState.QUEUED) -> Case:
-        """Store a validated case and its `created` event, in one transaction.
-
-        Raises UnknownAccountError for an unknown account, DuplicateCaseError (pointing at the
-        existing case) when the account already has a case of that kind for that order, and
-        InvalidTransitionError for an initial state other than queued / awaiting_approval.
-        """
-        if initial_state not in INITIAL_STATES:
-            raise InvalidTransitionError(f"a case cannot start as {initial_state.value}")
-        now = self._now()
-        try:
-            with self._tx("creating a case") as session:
-                account = session.execute(
-                    select(AccountRow).where(AccountRow.name == new.account)
-                ).scalar_one_or_none()
-                if account is None:
-                    raise UnknownAccountError(f"no account named {new.account!r}", account=new.account)
-                existing = self._find_id(session, account.id, new.order_id, new.kind)
-                if existing is not None:
-                    raise self._duplicate(new, existing)
-                row = new_case_row(new, account, initial_state, now)
-                session.add(row)
-                session.flush()
-                self._write_event(
-                    session,
-                    row,
-                    at=now,
-                    from_state=None,
-                    to_state=initial_state,
-                    kind="created",
-                    detail={"kind": new.kind.value, "order_id": new.order_id},
-                )
-                return case_from_row(row)
-        except InputError as error:
-            # A concurrent creator won the race: the unique constraint caught it.
-            if isinstance(error.__cause__, exc.IntegrityError):
-                with self._tx("looking up a duplicate case") as session:
-                    account_id = session.execute(
-                        select(AccountRow.id).where(AccountRow.name == new.account)
-                    ).scalar_one_or_none()
-                    found = (
-                        None
-                        if account_id is None
-                        else self._find_id(session, account_id, new.order_id, new.kind)
-                    )
-                if found is not None:
-                    raise self._duplicate(new, found) from error
-            raise
+    Cases are created by :meth:`bot.store._intake.IntakeRepository.create_with` (`store.intake`).
+    """
 
     @staticmethod
     def _find_id(session: Any, account_id: int, order_id: str, kind: CaseKind) -> int | None:

@@ -1,4 +1,4 @@
-"""Claiming for the dispatcher: like :meth:`LeaseOps.claim_next`, but it also honours account
+"""Claiming the next due case: the one "claim next" path (the dispatcher's). It honours account
 pacing (`accounts.next_action_at`) and skips accounts the caller is busy with already.
 
 It reuses the lease machinery of :mod:`bot.store._leases` (the conditional UPDATE that re-checks

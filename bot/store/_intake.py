@@ -43,14 +43,14 @@ Materialize = Callable[[int], tuple[str | None, list[NewEvidence]]]
 
 
 class IntakeRepository(CaseCore):
-    """Atomic case creation for :func:`bot.cases.create_case`."""
+    """Atomic case creation: the one way a case row comes to exist (:func:`bot.cases.create_case`)."""
 
     def create_with(
         self,
         new: NewCase,
         *,
-        initial_state: CaseState,
-        created_detail: Mapping[str, Any],
+        initial_state: CaseState = CaseState.QUEUED,
+        created_detail: Mapping[str, Any] | None = None,
         guard: Guard | None = None,
         materialize: Materialize | None = None,
     ) -> Case:
@@ -100,7 +100,7 @@ class IntakeRepository(CaseCore):
                         "kind": new.kind.value,
                         "order_id": new.order_id,
                         "evidence_files": len(records),
-                        **created_detail,
+                        **(created_detail or {}),
                     },
                 )
                 return case_from_row(row)

@@ -1,5 +1,8 @@
 """Claiming cases with a lease, one leased case per account at a time.
 
+The next due case is claimed by :meth:`bot.store._dispatch.DispatchRepository.claim_next_ready`
+(`store.dispatch`), which reuses `_claim_row` and the conditions here; `claim` leases one given case.
+
 The model is crawlee's SQL request queue: a lease is `lease_owner` + `lease_expires_at`; a
 lease whose time has passed counts as free. Claiming is a conditional UPDATE whose WHERE
 re-checks everything (state, due time, free lease, no live lease on a sibling case of the same
@@ -18,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.errors import LeaseLostError
@@ -45,42 +48,6 @@ def _no_sibling_leased(now: datetime) -> ColumnElement[bool]:
 
 class LeaseOps(RepoBase):
     """Claim, renew, release and reclaim case leases."""
-
-    def claim_next(self, owner: str, *, lease_seconds: float) -> Case | None:
-        """Lease the next due queued case whose account has no leased case; move it to running.
-
-        Returns None when nothing is claimable now. Oldest due first (`next_attempt_at`, else
-        `created_at`). Writes a `claimed` event with the change.
-        """
-        now = self._now()
-        expires = now + timedelta(seconds=lease_seconds)
-        with self._tx("claiming a case") as session:
-            skipped: set[int] = set()
-            while True:
-                query = (
-                    select(CaseRow.id, CaseRow.account_id)
-                    .where(
-                        CaseRow.state == CaseState.QUEUED.value,
-                        or_(CaseRow.next_attempt_at.is_(None), CaseRow.next_attempt_at <= now),
-                        _lease_free(now),
-                        _no_sibling_leased(now),
-                    )
-                    .order_by(func.coalesce(CaseRow.next_attempt_at, CaseRow.created_at), CaseRow.id)
-                    .limit(1)
-                )
-                if skipped:
-                    query = query.where(CaseRow.account_id.not_in(skipped))
-                if self._postgres:
-                    query = query.with_for_update(skip_locked=True)
-                candidate = session.execute(query).first()
-                if candidate is None:
-                    return None
-                case = self._claim_row(
-                    session, candidate.id, candidate.account_id, CaseState.QUEUED, owner, now, expires
-                )
-                if case is not None:
-                    return case
-                skipped.add(candidate.account_id)
 
     def claim(self, case_id: int, owner: str, *, lease_seconds: float) -> Case | None:
         """Lease one given case if it is queued (→ running, due time ignored) or submitting

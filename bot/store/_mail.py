@@ -20,8 +20,9 @@ from bot.store._tables import MailCursorRow, ProcessedMessageRow
 
 
 @dataclass(frozen=True)
-class MailCursor:
-    """How far one mailbox has been read."""
+class SavedMailCursor:
+    """How far one mailbox has been read, as saved; the poller plans its fetch with a
+    :class:`bot.mail.cursor.MailCursor` built from it."""
 
     account_id: int
     mailbox: str
@@ -30,14 +31,14 @@ class MailCursor:
     updated_at: datetime
 
 
-def _cursor(row: MailCursorRow) -> MailCursor:
-    return MailCursor(row.account_id, row.mailbox, row.uidvalidity, row.last_uid, row.updated_at)
+def _cursor(row: MailCursorRow) -> SavedMailCursor:
+    return SavedMailCursor(row.account_id, row.mailbox, row.uidvalidity, row.last_uid, row.updated_at)
 
 
 class MailStateRepository(RepoBase):
     """Cursors and processed-message keys for the mail poller."""
 
-    def get_cursor(self, account_id: int, mailbox: str) -> MailCursor | None:
+    def get_cursor(self, account_id: int, mailbox: str) -> SavedMailCursor | None:
         """The saved cursor of `mailbox`, or None if it was never read."""
         with self._tx("reading a mail cursor") as session:
             row = session.execute(
@@ -47,7 +48,9 @@ class MailStateRepository(RepoBase):
             ).scalar_one_or_none()
             return None if row is None else _cursor(row)
 
-    def save_cursor(self, account_id: int, mailbox: str, *, uidvalidity: int, last_uid: int) -> MailCursor:
+    def save_cursor(
+        self, account_id: int, mailbox: str, *, uidvalidity: int, last_uid: int
+    ) -> SavedMailCursor:
         """Store the cursor. With an unchanged UIDVALIDITY it never moves backwards; a new
         UIDVALIDITY replaces the cursor (the mailbox was rebuilt, UIDs start over)."""
         now = self._now()

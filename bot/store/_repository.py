@@ -14,10 +14,11 @@ from bot.store._retry import RetryPolicy
 
 
 class CaseRepository(CaseCore, LeaseOps, AttemptOps):
-    """Everything about cases: create / get / list / transition (CaseCore), claim with a lease
+    """Everything about cases: get / list / transition (CaseCore), claim with a lease
     (LeaseOps), attempts and retry budgets (AttemptOps).
 
-    Contract for a worker: ``claim_next`` → work, ``renew_lease`` while it lasts →
+    Contract for a worker: ``store.dispatch.claim_next_ready`` (or ``claim`` for one given
+    case) → work, ``renew_lease`` while it lasts →
     ``mark_submit_intent`` right before the irreversible click → ``transition`` to the result
     (which frees the lease) or, on a failure, ``record_failure``: the attempt and the move the
     one failure policy (:func:`bot.states.after_failure`) decides (back to ``queued``, on to

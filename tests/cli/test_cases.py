@@ -113,8 +113,8 @@ def test_refresh_while_the_service_runs_asks_the_service_for_a_check(cli: Cli) -
     cli("accounts", "list")  # creates the store
     with Store.open(f"sqlite:///{cli.db}") as store:
         store.scheduler_lock.acquire("other-host:1234", ttl_seconds=300)
-        case = store.cases.create(NewCase(account="ann", order_id="3042417938137200", kind=CaseKind.CANCEL,
-                                          reason="not_shipped_on_time"))
+        case = store.intake.create_with(NewCase(account="ann", order_id="3042417938137200",
+                                                kind=CaseKind.CANCEL, reason="not_shipped_on_time"))
         store.cases.claim(case.id, "earlier-run", lease_seconds=60)
         store.cases.mark_submit_intent(case.id, "earlier-run")
         store.cases.transition(case.id, CaseState.SUBMITTED, expected_from=CaseState.SUBMITTING)

@@ -46,7 +46,7 @@ def _store_with_case() -> tuple[int, Path]:
         store.accounts.add(
             Account(name="alice", email="alice@example.test", password_ref="env:RECOUP_SECRET_A")
         )
-        case = store.cases.create(
+        case = store.intake.create_with(
             NewCase(account="alice", order_id=OID, kind=CaseKind.CANCEL, reason="changed_mind")
         )
     return case.id, settings.data_dir / "recoup.db"

@@ -1,4 +1,4 @@
-"""The engine end to end: store (SQLite) + real Chromium + the sandbox + Dovecot.
+"""The engine end to end: store (SQLite, then PostgreSQL) + real Chromium + the sandbox + Dovecot.
 
 Each test creates cases in a fresh store, runs them through `Engine.run_case` as a leased
 worker would, and checks the case state, the sandbox's submission counts (never two), the
@@ -58,7 +58,7 @@ class Rig:
             mailbox_password_ref=f"env:RECOUP_SECRET_{key}_MAILBOX", totp_ref=totp, locale=acc.locale))
 
     def claimed(self, new: NewCase) -> Case:
-        case = self.store.cases.create(new)
+        case = self.store.intake.create_with(new)
         claimed = self.store.cases.claim(case.id, WORKER, lease_seconds=300)
         assert claimed is not None and claimed.state is CaseState.RUNNING
         return claimed
@@ -68,9 +68,11 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(sandbox: RunningSandbox, mail_server: MailServer, tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(
+    sandbox: RunningSandbox, mail_server: MailServer, tmp_path: Path, db_url: str
+) -> AsyncIterator[Rig]:
     sandbox.admin.reset()
-    settings = make_settings(sandbox, mail_server, tmp_path / "data")
+    settings = make_settings(sandbox, mail_server, tmp_path / "data", database_url=db_url)
     settings.ensure_dirs()
     store = Store.open(settings.resolved_database_url)
     browser = BrowserManager(settings)
@@ -148,6 +150,9 @@ async def test_not_eligible_fails_without_a_click(rig: Rig, monkeypatch: pytest.
     assert await rig.engine.run_case(case, WORKER) is CaseState.FAILED
     assert rig.count("3042417938137300") == 0
     assert "cannot be canceled" in (rig.store.cases.get(case.id).outcome_note or "")
+    case_dir = rig.engine.case_dir(case.id)  # issue 9: the failure trace is in the manifest
+    assert verify_manifest(case_dir) == []
+    assert [e.kind for e in rig.store.evidence.list_for(case.id)].count("trace") == 1
 
 
 async def test_challenge_parks_case_for_a_human(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,8 +15,9 @@ import pytest
 from playwright.async_api import Page
 
 from bot.atomic import atomic_copy, atomic_write_bytes
+from bot.browser import KEPT_TRACE_PREFIX
 from bot.errors import EvidenceError
-from bot.evidence import MANIFEST_NAME, EvidenceRecorder, verify_manifest
+from bot.evidence import MANIFEST_NAME, EvidenceRecorder, check_manifest, verify_manifest
 from tests.browser.stub_server import StubServer
 
 pytestmark = pytest.mark.e2e
@@ -155,6 +156,25 @@ def test_add_file_and_trace(tmp_path: Path) -> None:
     assert item.kind == "trace" and item.path == "001-failure-trace.zip"
     assert stat.S_IMODE((tmp_path / "case" / item.path).stat().st_mode) == 0o600
     assert verify_manifest(tmp_path / "case") == []
+
+
+def test_a_kept_failure_trace_is_adopted_into_the_manifest(tmp_path: Path) -> None:
+    """Issue 9: the trace a failed browser session leaves in the case folder is listed in the
+    manifest (numbered, hashed, 0600) instead of being an unlisted extra file."""
+    case = tmp_path / "case"
+    recorder = EvidenceRecorder(case)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    recorder.add_file(photo)
+    kept = case / f"{KEPT_TRACE_PREFIX}20260101T000000000000Z.zip"
+    kept.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    assert [(p.kind, p.path) for p in check_manifest(case)] == [("extra", kept.name)]
+    [item] = recorder.adopt_traces()
+    assert (item.kind, item.path) == ("trace", "002-failure-trace.zip")
+    assert not kept.exists()
+    assert stat.S_IMODE((case / item.path).stat().st_mode) == 0o600
+    assert verify_manifest(case) == []
+    assert recorder.adopt_traces() == []
 
 
 def test_atomic_write_mode_from_creation_and_no_temp_left(

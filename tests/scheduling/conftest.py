@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import random
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,23 +19,9 @@ from bot.models import Account, Case, CaseKind
 from bot.states import CaseState
 from bot.store import Store
 from bot.store._tables import CaseEventRow, CaseRow, EvidenceRow
+from tests.fixtures.clock import FrozenClock
 
-START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-class FrozenClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 _ids = itertools.count(3_042_417_938_137_135)

@@ -11,7 +11,8 @@ from bot.deadlines import RULES, set_initial_deadline, sweep
 from bot.models import CaseKind
 from bot.states import CaseState
 from bot.store import Store
-from tests.scheduling.conftest import FrozenClock, cancel_case, refund_input, submit
+from tests.fixtures.clock import FrozenClock
+from tests.scheduling.conftest import cancel_case, refund_input, submit
 
 
 def test_rules_are_data_with_configurable_hours(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from bot.errors import PortalUnavailableError, SecretMissingError
 from bot.models import Case
 from bot.states import CaseState
 from bot.store import Store
-from tests.scheduling.conftest import FrozenClock, cancel_case, submit, wait_until
+from tests.fixtures.clock import FrozenClock
+from tests.scheduling.conftest import cancel_case, submit, wait_until
 
 WAIT = 10.0
 

@@ -19,7 +19,8 @@ from bot.deadlines import set_initial_deadline
 from bot.errors import MailUnavailableError, SchedulerLockedError
 from bot.scheduler import DEADLINES, DISPATCH, JOB_TABLE, MAIL, OUTBOX, STATUS, RecoupScheduler
 from bot.store import Store
-from tests.scheduling.conftest import FrozenClock, cancel_case, submit
+from tests.fixtures.clock import FrozenClock
+from tests.scheduling.conftest import cancel_case, submit
 
 WAIT = 10.0
 

@@ -5,29 +5,16 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.models import Account, Case, CaseKind, NewCase
 from bot.states import CaseState
 from bot.store import Store
+from tests.fixtures.clock import FrozenClock
 
 START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-
-
-class FrozenClock:
-    """A clock that only moves when told to (thread-safe enough: reads one attribute)."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 _order_ids = itertools.count(100_000_000_000_000)
@@ -64,7 +51,7 @@ def add_account(store: Store, name: str) -> Account:
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock()
+    return FrozenClock(START)
 
 
 @pytest.fixture

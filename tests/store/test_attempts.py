@@ -15,7 +15,8 @@ from bot.errors import (
 )
 from bot.states import CaseState
 from bot.store import RetryPolicy, Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 
 class FixedRandom:
@@ -43,10 +44,10 @@ def test_schedule_and_budget_on_the_store(db_url: str, clock: FrozenClock) -> No
     rng = FixedRandom(1.0 - 1e-9, 0.0, 0.5, 0.5)
     with Store.open(db_url, clock=clock, retry=policy, rng=rng) as store:
         add_account(store, "alice")
-        case = store.cases.create(new_case())
+        case = store.intake.create_with(new_case())
         waits = []
         for _ in range(2):
-            claimed = store.cases.claim_next("w", lease_seconds=60)
+            claimed = store.dispatch.claim_next_ready("w", lease_seconds=60)
             assert claimed is not None
             attempt = store.cases.record_attempt(
                 case.id,
@@ -62,7 +63,7 @@ def test_schedule_and_budget_on_the_store(db_url: str, clock: FrozenClock) -> No
         assert waits == pytest.approx([33.0, 81.0])  # 30*(1+0.1), 90*(1-0.1)
 
         # a session failure counts on its own budget, not the attempt budget
-        assert store.cases.claim_next("w", lease_seconds=60) is not None
+        assert store.dispatch.claim_next_ready("w", lease_seconds=60) is not None
         relogin = store.cases.record_attempt(
             case.id,
             worker="w",
@@ -77,7 +78,7 @@ def test_schedule_and_budget_on_the_store(db_url: str, clock: FrozenClock) -> No
         clock.now = relogin.next_attempt_at
 
         # third ordinary failure spends the budget: no retry scheduled, the case fails
-        assert store.cases.claim_next("w", lease_seconds=60) is not None
+        assert store.dispatch.claim_next_ready("w", lease_seconds=60) is not None
         last = store.cases.record_attempt(
             case.id,
             worker="w",
@@ -96,7 +97,7 @@ def test_schedule_and_budget_on_the_store(db_url: str, clock: FrozenClock) -> No
 
 def test_session_budget_exhausts_on_its_own(store: Store, clock: FrozenClock) -> None:
     budget = store.cases.retry_policy.max_session_attempts
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     results = [
         store.cases.record_attempt(case.id, worker="w", started_at=clock.now, error=SessionExpiredError("x"))
         for _ in range(budget)
@@ -109,7 +110,7 @@ def test_session_budget_exhausts_on_its_own(store: Store, clock: FrozenClock) ->
     "error", [LoginRejectedError("wrong password"), NotEligibleError("shipped"), None], ids=repr
 )
 def test_no_retry_for_humans_refusals_and_success(store: Store, clock: FrozenClock, error: object) -> None:
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     attempt = store.cases.record_attempt(
         case.id,
         worker="w",
@@ -123,7 +124,7 @@ def test_no_retry_for_humans_refusals_and_success(store: Store, clock: FrozenClo
 def test_record_attempt_refuses_a_forbidden_state(store: Store, clock: FrozenClock) -> None:
     from bot.errors import InvalidTransitionError
 
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     with pytest.raises(InvalidTransitionError):
         store.cases.record_attempt(
             case.id, worker="w", started_at=clock.now, error=None, to_state=CaseState.REFUNDED

@@ -29,11 +29,11 @@ def test_locked_sqlite_is_store_unavailable(tmp_path: Path) -> None:
         try:
             holder.execute("BEGIN EXCLUSIVE")
             with pytest.raises(StoreUnavailableError, match="locked"):
-                store.cases.create(new_case())
+                store.intake.create_with(new_case())
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-        assert store.cases.create(new_case()).id == 1
+        assert store.intake.create_with(new_case()).id == 1
 
 
 def test_bad_urls_are_config_errors() -> None:

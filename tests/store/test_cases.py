@@ -20,7 +20,8 @@ from bot.errors import (
 from bot.models import CaseKind, NewCase
 from bot.states import TRANSITIONS, CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, drive_to, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, drive_to, new_case
 
 
 def path_to(target: CaseState) -> list[CaseState]:
@@ -45,12 +46,12 @@ def path_to(target: CaseState) -> list[CaseState]:
 
 def case_in(store: Store, state: CaseState):  # type: ignore[no-untyped-def]
     if state is CaseState.AWAITING_APPROVAL:
-        return store.cases.create(new_case(), initial_state=CaseState.AWAITING_APPROVAL)
-    return drive_to(store, store.cases.create(new_case()), path_to(state))
+        return store.intake.create_with(new_case(), initial_state=CaseState.AWAITING_APPROVAL)
+    return drive_to(store, store.intake.create_with(new_case()), path_to(state))
 
 
 def test_create_writes_the_case_and_a_created_event(store: Store, clock: FrozenClock) -> None:
-    case = store.cases.create(new_case(kind=CaseKind.REFUND))
+    case = store.intake.create_with(new_case(kind=CaseKind.REFUND))
     assert case.state is CaseState.QUEUED
     assert case.amount == Decimal("12.50") and case.currency == "USD"
     assert case.created_at == clock.now and case.account == "alice"
@@ -65,42 +66,42 @@ def test_create_writes_the_case_and_a_created_event(store: Store, clock: FrozenC
 
 
 def test_duplicate_case_points_to_the_existing_one(store: Store) -> None:
-    first = store.cases.create(new_case(order_id="800000000000000001"))
+    first = store.intake.create_with(new_case(order_id="800000000000000001"))
     with pytest.raises(DuplicateCaseError) as caught:
-        store.cases.create(new_case(order_id="800000000000000001"))
+        store.intake.create_with(new_case(order_id="800000000000000001"))
     assert isinstance(caught.value, InputError)
     assert caught.value.existing_case_id == first.id
     # same order, other kind, is a different case; other account too
-    store.cases.create(new_case(order_id="800000000000000001", kind=CaseKind.REFUND))
+    store.intake.create_with(new_case(order_id="800000000000000001", kind=CaseKind.REFUND))
     add_account(store, "bob")
-    store.cases.create(new_case("bob", order_id="800000000000000001"))
+    store.intake.create_with(new_case("bob", order_id="800000000000000001"))
     assert len(store.cases.list_cases()) == 3
     assert len(store.cases.history(first.id)) == 1
 
 
 def test_duplicate_race_on_the_unique_constraint(store: Store) -> None:
     """Even when the pre-check misses (a concurrent insert), the constraint refuses it."""
-    first = store.cases.create(new_case(order_id="800000000000000002"))
-    original = type(store.cases)._find_id
+    first = store.intake.create_with(new_case(order_id="800000000000000002"))
+    original = type(store.intake)._find_id
     calls = {"n": 0}
 
     def miss_first(session, account_id, order_id, kind):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         return None if calls["n"] == 1 else original(session, account_id, order_id, kind)
 
-    store.cases._find_id = miss_first  # type: ignore[method-assign]
+    store.intake._find_id = miss_first  # type: ignore[method-assign]
     with pytest.raises(DuplicateCaseError) as caught:
-        store.cases.create(new_case(order_id="800000000000000002"))
+        store.intake.create_with(new_case(order_id="800000000000000002"))
     assert caught.value.existing_case_id == first.id
 
 
 def test_create_refuses_bad_input_and_writes_nothing(store: Store) -> None:
     with pytest.raises(UnknownAccountError):
-        store.cases.create(new_case("nobody"))
+        store.intake.create_with(new_case("nobody"))
     with pytest.raises(InvalidOrderIdError):
         NewCase(account="alice", order_id="12ab", kind=CaseKind.CANCEL, reason="x")
     with pytest.raises(InvalidTransitionError):
-        store.cases.create(new_case(), initial_state=CaseState.RUNNING)
+        store.intake.create_with(new_case(), initial_state=CaseState.RUNNING)
     assert store.cases.list_cases() == []
 
 
@@ -142,7 +143,7 @@ def test_every_allowed_transition_works_and_every_other_is_refused(
 
 
 def test_each_change_writes_one_event_in_order(store: Store, clock: FrozenClock) -> None:
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     path = [
         CaseState.RUNNING,
         CaseState.SUBMITTING,
@@ -162,7 +163,7 @@ def test_each_change_writes_one_event_in_order(store: Store, clock: FrozenClock)
 
 
 def test_optimistic_check_refuses_a_stale_expectation(store: Store) -> None:
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     store.cases.transition(case.id, CaseState.RUNNING, expected_from=CaseState.QUEUED)
     with pytest.raises(StaleStateError):
         store.cases.transition(case.id, CaseState.RUNNING, expected_from=CaseState.QUEUED)
@@ -173,8 +174,8 @@ def test_optimistic_check_refuses_a_stale_expectation(store: Store) -> None:
 
 
 def test_transition_with_owner_needs_the_live_lease(store: Store, clock: FrozenClock) -> None:
-    store.cases.create(new_case())
-    case = store.cases.claim_next("w1", lease_seconds=60)
+    store.intake.create_with(new_case())
+    case = store.dispatch.claim_next_ready("w1", lease_seconds=60)
     assert case is not None
     with pytest.raises(LeaseLostError):
         store.cases.transition(case.id, CaseState.FAILED, expected_from=CaseState.RUNNING, owner="w2")
@@ -185,7 +186,7 @@ def test_transition_with_owner_needs_the_live_lease(store: Store, clock: FrozenC
 
 
 def test_outcome_fields_are_stored_with_the_change(store: Store) -> None:
-    case = drive_to(store, store.cases.create(new_case()), path_to(CaseState.SUBMITTED))
+    case = drive_to(store, store.intake.create_with(new_case()), path_to(CaseState.SUBMITTED))
     done = store.cases.transition(
         case.id,
         CaseState.REFUNDED,
@@ -204,8 +205,8 @@ def test_outcome_fields_are_stored_with_the_change(store: Store) -> None:
 
 def test_list_filters(store: Store) -> None:
     add_account(store, "bob")
-    a = store.cases.create(new_case("alice"))
-    b = store.cases.create(new_case("bob", kind=CaseKind.REFUND))
+    a = store.intake.create_with(new_case("alice"))
+    b = store.intake.create_with(new_case("bob", kind=CaseKind.REFUND))
     store.cases.transition(b.id, CaseState.RUNNING, expected_from=CaseState.QUEUED)
     assert [c.id for c in store.cases.list_cases(account="alice")] == [a.id]
     assert [c.id for c in store.cases.list_cases(states=[CaseState.RUNNING])] == [b.id]
@@ -217,7 +218,7 @@ def test_list_filters(store: Store) -> None:
 def test_outbox_rows_are_written_with_each_event(db_url: str, clock: FrozenClock) -> None:
     with Store.open(db_url, clock=clock, outbox_targets=("webhook",)) as store:
         add_account(store, "alice")
-        case = store.cases.create(new_case())
+        case = store.intake.create_with(new_case())
         store.cases.transition(case.id, CaseState.RUNNING, expected_from=CaseState.QUEUED)
         due = store.outbox.due()
         events = store.cases.history(case.id)

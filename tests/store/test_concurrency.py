@@ -1,4 +1,4 @@
-"""Real concurrency: several workers, each with its own engine, hammer `claim_next`."""
+"""Real concurrency: several workers, each with its own engine, hammer `claim_next_ready`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bot.states import CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 WORKERS = 4
 ACCOUNTS = 4
@@ -21,7 +22,7 @@ def test_two_workers_never_run_one_case(db_url: str, clock: FrozenClock) -> None
         for a in range(ACCOUNTS):
             add_account(setup, f"acct{a}")
         all_ids = {
-            setup.cases.create(new_case(f"acct{a}")).id
+            setup.intake.create_with(new_case(f"acct{a}")).id
             for a in range(ACCOUNTS)
             for _ in range(CASES_PER_ACCOUNT)
         }
@@ -46,7 +47,7 @@ def test_two_workers_never_run_one_case(db_url: str, clock: FrozenClock) -> None
             start.wait(timeout=30)
             while not stop.is_set():
                 assert time.monotonic() < deadline, "workers did not finish the queue"
-                case = store.cases.claim_next(owner, lease_seconds=300)
+                case = store.dispatch.claim_next_ready(owner, lease_seconds=300)
                 if case is None:
                     if not store.cases.list_cases(states=[CaseState.QUEUED]):
                         return

@@ -9,14 +9,15 @@ from datetime import timedelta
 
 from bot.states import CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 CRASHING_WORKER = textwrap.dedent(
     """
     import os, sys
     from bot.store import Store
     store = Store.open(sys.argv[1], migrate=False)
-    case = store.cases.claim_next("doomed", lease_seconds=60)
+    case = store.dispatch.claim_next_ready("doomed", lease_seconds=60)
     store.cases.mark_submit_intent(case.id, "doomed", detail={"button": "submit"})
     print(case.id, flush=True)
     os._exit(9)  # die like a killed process: no release, no cleanup, no dispose
@@ -27,7 +28,7 @@ CRASHING_WORKER = textwrap.dedent(
 def test_submit_intent_survives_a_crash(db_url: str, clock: FrozenClock) -> None:
     with Store.open(db_url, clock=clock) as setup:
         add_account(setup, "alice")
-        created = setup.cases.create(new_case())
+        created = setup.intake.create_with(new_case())
     done = subprocess.run(
         [sys.executable, "-c", CRASHING_WORKER, db_url], capture_output=True, text=True, timeout=120
     )
@@ -48,5 +49,6 @@ def test_submit_intent_survives_a_crash(db_url: str, clock: FrozenClock) -> None
         )
         assert [c.id for c in after.cases.reclaim_expired()] == [created.id]
         assert [c.id for c in after.cases.find_submitting()] == [created.id]
-        assert after.cases.claim_next("w2", lease_seconds=60) is None  # never submitted twice blindly
+        # never submitted twice blindly
+        assert after.dispatch.claim_next_ready("w2", lease_seconds=60) is None
         assert after.cases.get(created.id).state is CaseState.SUBMITTING

@@ -7,14 +7,15 @@ import pytest
 from bot.errors import LeaseLostError
 from bot.states import CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 
 def test_claim_moves_the_oldest_due_case_to_running_with_a_lease(store: Store, clock: FrozenClock) -> None:
-    first = store.cases.create(new_case())
+    first = store.intake.create_with(new_case())
     clock.advance(1)
-    store.cases.create(new_case())
-    claimed = store.cases.claim_next("w1", lease_seconds=120)
+    store.intake.create_with(new_case())
+    claimed = store.dispatch.claim_next_ready("w1", lease_seconds=120)
     assert claimed is not None and claimed.id == first.id
     assert claimed.state is CaseState.RUNNING
     assert claimed.lease_owner == "w1"
@@ -31,26 +32,26 @@ def test_claim_moves_the_oldest_due_case_to_running_with_a_lease(store: Store, c
 
 def test_one_leased_case_per_account(store: Store) -> None:
     add_account(store, "bob")
-    a1 = store.cases.create(new_case("alice"))
-    a2 = store.cases.create(new_case("alice"))
-    b1 = store.cases.create(new_case("bob"))
-    first = store.cases.claim_next("w1", lease_seconds=60)
-    second = store.cases.claim_next("w2", lease_seconds=60)
+    a1 = store.intake.create_with(new_case("alice"))
+    a2 = store.intake.create_with(new_case("alice"))
+    b1 = store.intake.create_with(new_case("bob"))
+    first = store.dispatch.claim_next_ready("w1", lease_seconds=60)
+    second = store.dispatch.claim_next_ready("w2", lease_seconds=60)
     assert first is not None and second is not None
     assert (first.id, second.id) == (a1.id, b1.id)  # a2 waits: alice is busy
-    assert store.cases.claim_next("w3", lease_seconds=60) is None
+    assert store.dispatch.claim_next_ready("w3", lease_seconds=60) is None
     assert store.cases.claim(a2.id, "w3", lease_seconds=60) is None
     # alice's first case finishes → the account is free again
     store.cases.transition(a1.id, CaseState.SUBMITTING, expected_from=CaseState.RUNNING, owner="w1")
-    assert store.cases.claim_next("w3", lease_seconds=60) is None  # still leased while submitting
+    assert store.dispatch.claim_next_ready("w3", lease_seconds=60) is None  # still leased while submitting
     store.cases.transition(a1.id, CaseState.SUBMITTED, expected_from=CaseState.SUBMITTING, owner="w1")
-    third = store.cases.claim_next("w3", lease_seconds=60)
+    third = store.dispatch.claim_next_ready("w3", lease_seconds=60)
     assert third is not None and third.id == a2.id
 
 
 def test_not_due_cases_wait(store: Store, clock: FrozenClock) -> None:
-    case = store.cases.create(new_case())
-    claimed = store.cases.claim_next("w1", lease_seconds=60)
+    case = store.intake.create_with(new_case())
+    claimed = store.dispatch.claim_next_ready("w1", lease_seconds=60)
     assert claimed is not None
     from bot.errors import PortalUnavailableError
 
@@ -63,15 +64,15 @@ def test_not_due_cases_wait(store: Store, clock: FrozenClock) -> None:
     )
     due = store.cases.get(case.id).next_attempt_at
     assert due is not None and due > clock.now
-    assert store.cases.claim_next("w1", lease_seconds=60) is None
+    assert store.dispatch.claim_next_ready("w1", lease_seconds=60) is None
     clock.now = due
-    again = store.cases.claim_next("w2", lease_seconds=60)
+    again = store.dispatch.claim_next_ready("w2", lease_seconds=60)
     assert again is not None and again.id == case.id
 
 
 def test_renew_extends_and_a_lost_lease_is_reported(store: Store, clock: FrozenClock) -> None:
-    store.cases.create(new_case())
-    case = store.cases.claim_next("w1", lease_seconds=60)
+    store.intake.create_with(new_case())
+    case = store.dispatch.claim_next_ready("w1", lease_seconds=60)
     assert case is not None
     clock.advance(50)
     expires = store.cases.renew_lease(case.id, "w1", lease_seconds=60)
@@ -88,24 +89,24 @@ def test_renew_extends_and_a_lost_lease_is_reported(store: Store, clock: FrozenC
 
 
 def test_release_requeues_a_running_case(store: Store) -> None:
-    store.cases.create(new_case())
-    case = store.cases.claim_next("w1", lease_seconds=60)
+    store.intake.create_with(new_case())
+    case = store.dispatch.claim_next_ready("w1", lease_seconds=60)
     assert case is not None
     with pytest.raises(LeaseLostError):
         store.cases.release_lease(case.id, "w2")
     released = store.cases.release_lease(case.id, "w1")
     assert (released.state, released.lease_owner, released.lease_expires_at) == (CaseState.QUEUED, None, None)
     assert store.cases.history(case.id)[-1].kind == "released"
-    again = store.cases.claim_next("w2", lease_seconds=60)
+    again = store.dispatch.claim_next_ready("w2", lease_seconds=60)
     assert again is not None and again.id == case.id
 
 
 def test_expired_leases_are_reclaimed(store: Store, clock: FrozenClock) -> None:
     add_account(store, "bob")
-    store.cases.create(new_case("alice"))
-    store.cases.create(new_case("bob"))
-    running = store.cases.claim_next("dead-1", lease_seconds=60)
-    other = store.cases.claim_next("dead-2", lease_seconds=600)
+    store.intake.create_with(new_case("alice"))
+    store.intake.create_with(new_case("bob"))
+    running = store.dispatch.claim_next_ready("dead-1", lease_seconds=60)
+    other = store.dispatch.claim_next_ready("dead-2", lease_seconds=600)
     assert running is not None and other is not None
     submitting = store.cases.mark_submit_intent(other.id, "dead-2")
     assert store.cases.reclaim_expired() == []  # nothing expired yet
@@ -124,7 +125,7 @@ def test_expired_leases_are_reclaimed(store: Store, clock: FrozenClock) -> None:
     assert parked.id == submitting.id and parked.state is CaseState.SUBMITTING  # reconcile, not retry
     assert [c.id for c in store.cases.find_submitting()] == [submitting.id]
     # a queued-case claim never picks the submitting one; an explicit reconcile claim does
-    relaunched = store.cases.claim_next("w3", lease_seconds=60)
+    relaunched = store.dispatch.claim_next_ready("w3", lease_seconds=60)
     assert relaunched is not None and relaunched.id == running.id
     reconcile = store.cases.claim(submitting.id, "w4", lease_seconds=60)
     assert reconcile is not None and reconcile.state is CaseState.SUBMITTING and reconcile.lease_owner == "w4"
@@ -133,11 +134,11 @@ def test_expired_leases_are_reclaimed(store: Store, clock: FrozenClock) -> None:
 
 
 def test_an_expired_lease_frees_the_account_for_a_sibling(store: Store, clock: FrozenClock) -> None:
-    store.cases.create(new_case())
-    sibling = store.cases.create(new_case())
-    assert store.cases.claim_next("dead", lease_seconds=30) is not None
-    assert store.cases.claim_next("w2", lease_seconds=30) is None
+    store.intake.create_with(new_case())
+    sibling = store.intake.create_with(new_case())
+    assert store.dispatch.claim_next_ready("dead", lease_seconds=30) is not None
+    assert store.dispatch.claim_next_ready("w2", lease_seconds=30) is None
     clock.advance(31)
-    taken = store.cases.claim_next("w2", lease_seconds=30)
+    taken = store.dispatch.claim_next_ready("w2", lease_seconds=30)
     assert taken is not None and taken.id == sibling.id
     assert [c.id for c in store.cases.leased()] == [sibling.id]

@@ -76,7 +76,7 @@ def test_sqlite_pragmas(tmp_path: object) -> None:
 def test_case_events_are_append_only(store: Store) -> None:
     from tests.store.conftest import new_case
 
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     for statement in (
         "UPDATE case_events SET kind = 'forged'",
         "DELETE FROM case_events",

@@ -12,7 +12,8 @@ from bot.models import Account
 from bot.secrets import env_ref_for, resolve_secret
 from bot.store import Store
 from bot.store._tables import Base
-from tests.store.conftest import FrozenClock, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import new_case
 
 SECRET = "Hunter2-very-secret-9f3b"
 TOTP = "JBSWY3DPEHPK3PXP"
@@ -78,8 +79,8 @@ def test_secrets_never_in_the_database(
         stored = store.accounts.get("alice")
         assert resolve_secret(stored.password_ref) == SECRET
         assert resolve_secret(stored.totp_ref or "", secrets_file=secrets_file) == TOTP
-        case = store.cases.create(new_case())
-        store.cases.claim_next("w", lease_seconds=60)
+        case = store.intake.create_with(new_case())
+        store.dispatch.claim_next_ready("w", lease_seconds=60)
         store.mail.mark_processed(account.id or 0, "INBOX", "<m1@x>", case_id=case.id)
 
         rows = 0

@@ -9,13 +9,14 @@ import pytest
 from bot.errors import EvidenceError, UnknownCaseError
 from bot.models import NewEvidence
 from bot.store import Store
-from tests.store.conftest import FrozenClock, add_account, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import add_account, new_case
 
 SHA = hashlib.sha256(b"png").hexdigest()
 
 
 def test_evidence_records(store: Store, clock: FrozenClock) -> None:
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     item = NewEvidence(
         path="shots/01-before.png",
         sha256=SHA,

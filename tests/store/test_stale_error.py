@@ -6,12 +6,13 @@ from __future__ import annotations
 from bot.errors import ChallengeRequiredError, PortalUnavailableError
 from bot.states import CaseState
 from bot.store import Store
-from tests.store.conftest import FrozenClock, drive_to, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import drive_to, new_case
 
 
 def test_error_kept_while_waiting_cleared_when_the_case_moves_on(store: Store, clock: FrozenClock) -> None:
-    case = store.cases.create(new_case())
-    assert store.cases.claim_next("w", lease_seconds=60) is not None
+    case = store.intake.create_with(new_case())
+    assert store.dispatch.claim_next_ready("w", lease_seconds=60) is not None
     store.cases.record_attempt(
         case.id,
         worker="w",
@@ -23,7 +24,7 @@ def test_error_kept_while_waiting_cleared_when_the_case_moves_on(store: Store, c
     assert waiting.state is CaseState.QUEUED and waiting.last_error == "PortalUnavailableError: HTTP 503"
 
     clock.advance(3600)
-    assert store.cases.claim_next("w", lease_seconds=60) is not None
+    assert store.dispatch.claim_next_ready("w", lease_seconds=60) is not None
     assert store.cases.get(case.id).last_error == "PortalUnavailableError: HTTP 503"  # still retrying
     submitted = drive_to(store, store.cases.get(case.id), [CaseState.SUBMITTED])
     assert submitted.last_error is None
@@ -31,8 +32,8 @@ def test_error_kept_while_waiting_cleared_when_the_case_moves_on(store: Store, c
 
 
 def test_needs_human_keeps_its_cause_until_an_outcome(store: Store, clock: FrozenClock) -> None:
-    case = store.cases.create(new_case())
-    assert store.cases.claim_next("w", lease_seconds=60) is not None
+    case = store.intake.create_with(new_case())
+    assert store.dispatch.claim_next_ready("w", lease_seconds=60) is not None
     store.cases.record_attempt(
         case.id,
         worker="w",

@@ -14,7 +14,8 @@ from bot.models import CaseKind
 from bot.states import CaseState
 from bot.store import CaseEffect, KeptMail, OpenCase, Store
 from bot.store._tables import ProcessedMessageRow, UnrecognisedMailRow
-from tests.store.conftest import FrozenClock, drive_to, new_case
+from tests.fixtures.clock import FrozenClock
+from tests.store.conftest import drive_to, new_case
 
 
 def _kept(order_id: str, subject: str = "Something new about your order") -> KeptMail:
@@ -66,7 +67,9 @@ def _keep(store: Store, key: str, order_id: str, uid: int = 1) -> None:
 
 def test_kept_with_its_processed_key_once_and_listed(store: Store, clock: FrozenClock) -> None:
     case = drive_to(
-        store, store.cases.create(new_case()), [CaseState.RUNNING, CaseState.SUBMITTING, CaseState.SUBMITTED]
+        store,
+        store.intake.create_with(new_case()),
+        [CaseState.RUNNING, CaseState.SUBMITTING, CaseState.SUBMITTED],
     )
     _keep(store, "mid:a@x", case.order_id)
     _keep(store, "mid:a@x", case.order_id, uid=2)  # the same mail again (e.g. after a UIDVALIDITY reset)
@@ -91,7 +94,7 @@ def test_kept_with_its_processed_key_once_and_listed(store: Store, clock: Frozen
 
 
 def test_a_failing_message_keeps_nothing(store: Store) -> None:
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
 
     def boom(cases: Sequence[OpenCase]) -> list[CaseEffect]:
         raise RuntimeError("crash inside the transaction")
@@ -113,7 +116,9 @@ def test_a_failing_message_keeps_nothing(store: Store) -> None:
 
 def test_reclassified_mail_is_applied_once(store: Store, clock: FrozenClock) -> None:
     case = drive_to(
-        store, store.cases.create(new_case()), [CaseState.RUNNING, CaseState.SUBMITTING, CaseState.SUBMITTED]
+        store,
+        store.intake.create_with(new_case()),
+        [CaseState.RUNNING, CaseState.SUBMITTING, CaseState.SUBMITTED],
     )
     _keep(store, "mid:c@x", case.order_id)
     kept_id = store.unrecognised.list_kept()[0].id
@@ -142,7 +147,7 @@ def test_reclassified_mail_is_applied_once(store: Store, clock: FrozenClock) -> 
 def test_two_racing_reclassifications_apply_it_once(store: Store) -> None:
     case = drive_to(
         store,
-        store.cases.create(new_case(kind=CaseKind.CANCEL)),
+        store.intake.create_with(new_case(kind=CaseKind.CANCEL)),
         [CaseState.RUNNING, CaseState.SUBMITTING, CaseState.SUBMITTED],
     )
     _keep(store, "mid:d@x", case.order_id)

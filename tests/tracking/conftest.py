@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
 
 import pytest
@@ -18,25 +17,11 @@ from bot.models import Account, Case, CaseKind, NewCase
 from bot.states import CaseState
 from bot.store import Store
 from flows.pack import Pack, load_pack
+from tests.fixtures.clock import FrozenClock
 from tests.fixtures.mail import Mailbox, deliver, make_message
 
-START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 PORTAL = "AliExpress <transaction@notice.aliexpress.com>"
 MAILBOX_PW_VAR = "RECOUP_TEST_MAILBOX_PW"
-
-
-class FrozenClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 _order_ids = itertools.count(3_042_417_938_100_000)
@@ -88,7 +73,7 @@ def submitted_case(
         )  # fmt: skip
     else:
         new = NewCase(account=account, order_id=order_id or next_order_id(), kind=kind, reason="changed_mind")
-    case = store.cases.create(new)
+    case = store.intake.create_with(new)
     for state in (CaseState.RUNNING, CaseState.SUBMITTING, CaseState.SUBMITTED):
         case = store.cases.transition(case.id, state, expected_from=case.state)
     return case

@@ -15,7 +15,8 @@ from bot.export import COLUMNS, export_cases, from_csv, neutralise, unneutralise
 from bot.models import CaseKind, NewCase
 from bot.states import CaseState
 from bot.store import Store
-from tests.tracking.conftest import FrozenClock, add_account, next_order_id, submitted_case
+from tests.fixtures.clock import FrozenClock
+from tests.tracking.conftest import add_account, next_order_id, submitted_case
 
 FORMULAS = ['=HYPERLINK("http://evil.test","x")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "'=quoted"]
 
@@ -27,7 +28,7 @@ def _seed(store: Store, clock: FrozenClock) -> list[int]:
     for text in FORMULAS:
         new = NewCase(account="alice", order_id=next_order_id(), kind=CaseKind.CANCEL, reason="changed_mind",
                       message=text)  # fmt: skip
-        ids.append(store.cases.create(new).id)
+        ids.append(store.intake.create_with(new).id)
     refunded = submitted_case(store, "bob", CaseKind.REFUND)
     clock.advance(90)
     store.cases.transition(

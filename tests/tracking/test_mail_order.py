@@ -17,8 +17,9 @@ from bot.models import CaseKind
 from bot.states import CaseState
 from bot.store import Store
 from flows.pack import Pack
+from tests.fixtures.clock import FrozenClock
 from tests.fixtures.mail import make_message
-from tests.tracking.conftest import FrozenClock, add_account, submitted_case
+from tests.tracking.conftest import add_account, submitted_case
 
 _uids = count(1)
 

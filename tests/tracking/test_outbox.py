@@ -37,7 +37,8 @@ from bot.outbox import (
 )
 from bot.states import CaseState
 from bot.store import Store
-from tests.tracking.conftest import FrozenClock, add_account, submitted_case
+from tests.fixtures.clock import FrozenClock
+from tests.tracking.conftest import add_account, submitted_case
 
 SECRET = "test-webhook-secret-0123456789"
 

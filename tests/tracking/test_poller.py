@@ -345,7 +345,7 @@ def test_outcome_not_allowed_from_the_current_state_only_requests_a_check(
 ) -> None:
     add_account(store, "alice", mailbox.email)
     new = NewCase(account="alice", order_id=next_order_id(), kind=CaseKind.CANCEL, reason="changed_mind")
-    case = store.cases.create(new)  # still queued: queued → approved is not in the state table
+    case = store.intake.create_with(new)  # still queued: queued → approved is not in the state table
     send(mailbox, portal_mail(mailbox, f"Order {case.order_id}: Cancellation approved", case.order_id))
     poller = make_poller(store, pack, mailbox, clock)
     poller.settings = poller.settings.model_copy(update={"trust_mail_accounts": ("alice",)})

@@ -22,8 +22,9 @@ from bot.states import CaseState
 from bot.store import Store
 from bot.store._tables import ProcessedMessageRow, UnrecognisedMailRow
 from flows.pack import Pack
+from tests.fixtures.clock import FrozenClock
 from tests.fixtures.mail import Mailbox
-from tests.tracking.conftest import FrozenClock, add_account, make_poller, portal_mail, send, submitted_case
+from tests.tracking.conftest import add_account, make_poller, portal_mail, send, submitted_case
 
 pytestmark = pytest.mark.e2e
 
