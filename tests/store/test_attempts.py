@@ -136,9 +136,9 @@ def test_record_failure_lets_the_policy_move_the_case_in_the_same_transaction(
     store: Store, clock: FrozenClock
 ) -> None:
     budget = store.cases.retry_policy.max_attempts
-    case = store.cases.create(new_case())
+    case = store.intake.create_with(new_case())
     for n in range(1, budget + 1):
-        assert store.cases.claim_next("w", lease_seconds=60) is not None
+        assert store.dispatch.claim_next_ready("w", lease_seconds=60) is not None
         after = store.cases.record_failure(
             case.id, worker="w", started_at=clock.now, error=PortalUnavailableError("HTTP 502"), owner="w"
         )
@@ -155,8 +155,8 @@ def test_record_failure_lets_the_policy_move_the_case_in_the_same_transaction(
 def test_a_lost_lease_records_nothing(store: Store, clock: FrozenClock) -> None:
     from bot.errors import LeaseLostError
 
-    case = store.cases.create(new_case())
-    assert store.cases.claim_next("w", lease_seconds=60) is not None
+    case = store.intake.create_with(new_case())
+    assert store.dispatch.claim_next_ready("w", lease_seconds=60) is not None
     with pytest.raises(LeaseLostError):  # the lease error itself: stop now, write nothing
         store.cases.record_failure(
             case.id, worker="w", started_at=clock.now, error=LeaseLostError("gone"), owner="w"
