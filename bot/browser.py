@@ -11,7 +11,7 @@ Promises:
   (secrets scrubbed, see :mod:`bot.tracescrub`).
 
 Playwright errors raised by the manager itself are converted to :mod:`bot.errors` types; flows use
-:func:`playwright_errors` for the same conversion around their own page actions.
+:func:`bot.errors_playwright.playwright_errors` (the same conversion) around their own page actions.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,13 +29,13 @@ from types import TracebackType
 from typing import Any
 
 from loguru import logger
-from playwright.async_api import Browser, BrowserContext, Playwright, Response, async_playwright
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.atomic import atomic_write_bytes
 from bot.config import CHROMIUM_ARGS, Settings
 from bot.errors import ConfigError, PortalUnavailableError, RecoupError, SessionError
+from bot.errors_playwright import first_line, playwright_errors
 from bot.tracescrub import scrub_trace
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -100,7 +100,7 @@ class BrowserManager:
                 )
             except PlaywrightError as exc:
                 raise PortalUnavailableError(
-                    f"Chromium failed to start: {_first_line(exc)}", browser_path=str(path)
+                    f"Chromium failed to start: {first_line(exc)}", browser_path=str(path)
                 ) from exc
             logger.info("Chromium {} started", self._browser.version)
 
@@ -112,12 +112,12 @@ class BrowserManager:
             try:
                 await browser.close()
             except PlaywrightError as exc:
-                logger.warning("closing Chromium failed: {}", _first_line(exc))
+                logger.warning("closing Chromium failed: {}", first_line(exc))
         if pw is not None:
             try:
                 await pw.stop()
             except PlaywrightError as exc:
-                logger.warning("stopping Playwright failed: {}", _first_line(exc))
+                logger.warning("stopping Playwright failed: {}", first_line(exc))
 
     async def __aenter__(self) -> BrowserManager:
         await self.start()
@@ -286,59 +286,8 @@ class BrowserManager:
             finally:
                 raw.unlink(missing_ok=True)
         except (PlaywrightError, OSError, ValueError) as exc:
-            logger.warning("trace of {} not saved: {}", account_key, _first_line(exc))
-
-
-# ---- error conversion at the Playwright boundary ---------------------------------------------
-_NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
-
-
-@contextlib.contextmanager
-def playwright_errors(doing: str = "talking to the portal") -> Iterator[None]:
-    """Convert Playwright errors raised inside into :mod:`bot.errors` types, once.
-
-    Timeouts, `net::ERR_*` navigation failures, a closed page/browser and every other Playwright
-    error become PortalUnavailableError (context: `doing`, `net_error`, `timeout`). Recoup's own
-    errors pass through untouched. Only the first line of Playwright's message is kept (its call
-    log can quote typed text).
-    """
-    try:
-        yield
-    except RecoupError:
-        raise
-    except PlaywrightTimeoutError as exc:
-        raise PortalUnavailableError(
-            f"timed out {doing}: {_first_line(exc)}", doing=doing, timeout=True
-        ) from exc
-    except PlaywrightError as exc:
-        line = _first_line(exc)
-        net = _NET_ERROR.search(str(exc))
-        if net:
-            raise PortalUnavailableError(
-                f"portal unreachable while {doing}: {net.group(0)}", doing=doing, net_error=net.group(0)
-            ) from exc
-        raise PortalUnavailableError(f"browser error while {doing}: {line}", doing=doing) from exc
-
-
-def raise_for_status(response: Response | None, doing: str = "loading a page") -> Response:
-    """Return `response` if it is a usable answer; a missing answer or a 5xx (also 429) raises
-    PortalUnavailableError with the status and URL."""
-    if response is None:
-        raise PortalUnavailableError(f"no response while {doing}", doing=doing)
-    if response.status >= 500 or response.status == 429:
-        raise PortalUnavailableError(
-            f"portal answered HTTP {response.status} while {doing}",
-            doing=doing,
-            status=response.status,
-            url=response.url.split("?", 1)[0],
-        )
-    return response
+            logger.warning("trace of {} not saved: {}", account_key, first_line(exc))
 
 
 def _make_dir(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -28,6 +28,7 @@ from bot.browser import BrowserManager
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import AmountError, CurrencyMismatchError, LeaseLostError, SchedulerLockedError
+from bot.heartbeat import heartbeat
 from bot.mail.codes import ImapCodeSource
 from bot.models import Case
 from bot.store import Store
@@ -225,16 +226,12 @@ async def hold_account(
         await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
 
     async def renew() -> None:
-        while True:
-            await asyncio.sleep(ttl / 3)
-            with contextlib.suppress(SchedulerLockedError):
-                await asyncio.to_thread(store.scheduler_lock.renew, owner, ttl_seconds=ttl, name=name)
+        await asyncio.to_thread(store.scheduler_lock.renew, owner, ttl_seconds=ttl, name=name)
 
-    heartbeat = asyncio.create_task(renew())
     try:
-        yield AccountHold(held=True)
+        # no `lost`: a lock taken over (or a store hiccup) is logged and renewal goes on; the run
+        # in the block is not stopped (its case lease protects the case itself)
+        async with heartbeat(renew, ttl / 3, what=f"account {account_name} lock"):
+            yield AccountHold(held=True)
     finally:
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat
         await asyncio.to_thread(store.scheduler_lock.release, owner, name=name)

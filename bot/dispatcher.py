@@ -7,8 +7,10 @@ Promises:
   and this dispatcher keeps a status check and a case run of one account apart too;
 * account pacing: nothing starts on an account before its `next_action_at`; after every session
   that time is set to now + `pacing_seconds` plus up to 50 % jitter (injected RNG);
-* a running case's lease is renewed by a heartbeat every third of `lease_seconds`; if it is lost
-  the run is cancelled at once (someone else may hold the case now);
+* a running case's lease is renewed by a heartbeat (:mod:`bot.heartbeat`) every third of
+  `lease_seconds`; if it is lost the run is cancelled at once (someone else may hold the case
+  now) — unless the run itself has moved the case out of the leased states; a failed renewal
+  (store briefly away) is logged and retried at the next beat;
 * at the end of a run the lease is released (a case still `running` goes back to `queued`;
   `submitting` stays for reconciliation). A runner exception never escapes: it is logged (type
   and message only — no tracebacks with local values, so no secrets) and recorded as an attempt
@@ -25,7 +27,6 @@ The runner and checker are injected (Protocols below); the engine is never impor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -35,6 +36,7 @@ from loguru import logger
 
 from bot.config import Settings
 from bot.errors import LeaseLostError, RecoupError, RunnerCrashedError
+from bot.heartbeat import heartbeat
 from bot.models import Case
 from bot.policies import next_check_at, pacing_delay
 from bot.states import LEASED_STATES, STATUS_CHECK_STATES
@@ -214,45 +216,34 @@ class Dispatcher:
 
     async def _run_case(self, case: Case) -> None:
         started = self.clock()
-        done = asyncio.Event()
-        me = asyncio.current_task()
-        assert me is not None
-        beat = asyncio.create_task(self._beat(case.id, done, me))
+        run = asyncio.current_task()
+        assert run is not None
+
+        async def renew() -> None:
+            await asyncio.to_thread(
+                self.store.cases.renew_lease,
+                case.id,
+                self.worker_id,
+                lease_seconds=self.settings.lease_seconds,
+            )
+
+        async def lost(error: RecoupError) -> None:
+            if await self._moved_on_by_its_run(case.id):
+                return  # the run finished the case; its last bookkeeping needs no lease
+            logger.warning("case {}: lease lost; stopping its run", case.id)
+            run.cancel()
+
         try:
-            await self.runner.run_case(case, self.worker_id)
+            async with heartbeat(
+                renew, self._heartbeat, what=f"case {case.id} lease", lost=LeaseLostError, on_lost=lost
+            ):
+                await self.runner.run_case(case, self.worker_id)
         except Exception as error:  # never let a runner kill the dispatcher
             logger.error("case {}: runner failed: {}: {}", case.id, type(error).__name__, error)
             await self._settle(case, started, error)
         finally:
-            done.set()
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
             await self._after_session(case.account)
             await self._release(case.id)
-
-    async def _beat(self, case_id: int, done: asyncio.Event, run: asyncio.Task[Any]) -> None:
-        """Renew the lease every heartbeat until `done`; cancel `run` if the lease is lost."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), timeout=self._heartbeat)
-            if done.is_set():
-                return
-            try:
-                await asyncio.to_thread(
-                    self.store.cases.renew_lease,
-                    case_id,
-                    self.worker_id,
-                    lease_seconds=self.settings.lease_seconds,
-                )
-            except LeaseLostError:
-                if await self._moved_on_by_its_run(case_id):
-                    return  # the run finished the case; its last bookkeeping needs no lease
-                logger.warning("case {}: lease lost; stopping its run", case_id)
-                run.cancel()
-                return
-            except RecoupError as error:  # store briefly away: the lease may still hold
-                logger.warning("case {}: lease renewal failed: {}", case_id, error)
 
     async def _moved_on_by_its_run(self, case_id: int) -> bool:
         """Has our own run moved the case out of the leased states (`running`, `submitting`)?

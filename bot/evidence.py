@@ -11,7 +11,8 @@ Promises:
 - password and one-time-code values never reach an HTML capture; screenshots mask the locators
   the caller passes (the password fields from the selector pack).
 
-Failures: Playwright errors become PortalUnavailableError (via :func:`bot.browser.playwright_errors`),
+Failures: Playwright errors become PortalUnavailableError (via
+:func:`bot.errors_playwright.playwright_errors`),
 a missing source file EvidenceError, disk errors propagate as OSError.
 """
 
@@ -29,8 +30,9 @@ from typing import Any
 from playwright.async_api import Locator, Page
 
 from bot.atomic import TEMP_PREFIX, atomic_copy, atomic_write_bytes
-from bot.browser import KEPT_TRACE_PREFIX, playwright_errors
+from bot.browser import KEPT_TRACE_PREFIX
 from bot.errors import EvidenceError
+from bot.errors_playwright import playwright_errors
 
 MANIFEST_NAME = "manifest.json"
 REPORT_NAME = "report.html"

@@ -1,6 +1,6 @@
 """APScheduler wiring: jobs that only tick. All durable work state (cases, leases, attempts,
 check times, deadlines, outbox) lives in the store, so a crash or restart loses nothing and
-repeats nothing; the job store only remembers when each tick is next due.
+repeats nothing; APScheduler only keeps, in memory, when each tick is next due.
 
 Jobs (explicit ids, `replace_existing`, `coalesce=True`, `max_instances=1`, misfire grace
 `settings.misfire_grace_minutes`):
@@ -15,14 +15,19 @@ recoup.deadlines    deadline_sweep_interval_seconds            sweep passed dead
 recoup.outbox       outbox_interval_seconds                    deliver outbox (if a deliverer)
 ==================  =========================================  ================================
 
-The job store is APScheduler's SQLAlchemyJobStore in the SAME database as the store (table
-`apscheduler_jobs`, created by APScheduler). A late tick runs once (coalesced); one later than
-the grace is reported missed (logged); a failed tick is logged; neither stops the scheduler.
+The job store is APScheduler's memory job store and every job is a bound method of the running
+:class:`RecoupScheduler` (nothing is written to the database; every start schedules all jobs due
+at once). Databases used by earlier versions may hold an `apscheduler_jobs` table that
+APScheduler created there; nothing reads it any more and it is left alone (harmless). A late
+tick runs once (coalesced); one later than the grace is reported missed (logged); a failed tick
+is logged; neither stops the scheduler; a tick still running when the scheduler shuts down is
+cancelled quietly (its work is in the store).
 
 Only one scheduler may run per store: :meth:`RecoupScheduler.start` takes the `scheduler_lock`
 row (owner + expiry from the injected clock) or raises SchedulerLockedError; a heartbeat renews
-it every third of `scheduler_lock_ttl_seconds`; a lock whose holder died is taken over once it
-has expired. If the lock is lost while running, scheduling pauses and in-flight work drains.
+it every third of `scheduler_lock_ttl_seconds` (:mod:`bot.heartbeat`); a lock whose holder died
+is taken over once it has expired. If the lock is lost while running, scheduling pauses and
+in-flight work drains.
 
 APScheduler times its jobs with the real clock; every tick's own logic uses the injected clock.
 """
@@ -39,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
@@ -47,12 +52,10 @@ from loguru import logger
 from bot.config import Settings
 from bot.deadlines import sweep
 from bot.errors import RecoupError, SchedulerLockedError
+from bot.heartbeat import Heartbeat
 from bot.store import Store
 
 Clock = Callable[[], datetime]
-
-JOB_TABLE = "apscheduler_jobs"
-"""APScheduler's job table in the store's database."""
 
 DISPATCH, STATUS, MAIL, DEADLINES, OUTBOX = (
     "recoup.dispatch",
@@ -90,27 +93,6 @@ class MailPolling(Protocol):
 OutboxDelivery = Callable[[], object]
 """Delivers due outbox rows once, sync or async (e.g. a partial of `bot.outbox.deliver_due`)."""
 
-_LIVE: dict[str, RecoupScheduler] = {}
-"""Running schedulers by owner id: persisted jobs name their scheduler by this key, since a job
-store can only hold importable functions and plain arguments, not live objects."""
-
-
-async def run_tick(owner: str, job: str) -> None:
-    """The one function every persisted job calls: run tick `job` of scheduler `owner`.
-    A job left behind by a dead scheduler finds no owner and does nothing."""
-    scheduler = _LIVE.get(owner)
-    if scheduler is None:
-        logger.warning("scheduler job {} belongs to a scheduler that is gone; skipped", job)
-        return
-    try:
-        await scheduler.run_job(job)
-    except asyncio.CancelledError:
-        if not scheduler.stopping:
-            raise
-        # A tick still running when the service stopped is cancelled with the event loop; its
-        # work is in the store (leases, cursors), so nothing is lost: end it quietly.
-        logger.debug("scheduler job {} cancelled at shutdown", job)
-
 
 async def _call(function: Callable[..., object], *args: object) -> object:
     """Run a sync callable in a worker thread; await what it returns if that is awaitable."""
@@ -146,8 +128,14 @@ class RecoupScheduler:
         self.lock_lost = False
         """True once the lock was taken over by another scheduler (scheduling paused)."""
         self._aps: AsyncIOScheduler | None = None
-        self._stop = asyncio.Event()
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._heartbeat = Heartbeat(
+            self._renew,
+            self.settings.scheduler_lock_ttl_seconds / 3,
+            what=f"scheduler {self.owner} lock",
+            lost=SchedulerLockedError,
+            on_lost=self._lock_lost,
+        )
 
     @property
     def aps(self) -> AsyncIOScheduler:
@@ -174,33 +162,29 @@ class RecoupScheduler:
         await asyncio.to_thread(self.store.scheduler_lock.acquire, self.owner, ttl_seconds=ttl)
         try:
             self._aps = self._build()
-            _LIVE[self.owner] = self
             self._aps.start(paused=True)
-            self._aps.remove_all_jobs()  # jobs of an earlier process: replaced by ours below
             self._add_jobs()
             if not paused:
                 self._aps.resume()
         except BaseException:
             await self._teardown()
             raise
-        self._stop.clear()
-        self._heartbeat = asyncio.create_task(self._beat(), name=f"scheduler lock {self.owner}")
+        self._stopping = False
+        self._heartbeat.start()
         logger.info("scheduler {} started", self.owner)
 
     @property
     def stopping(self) -> bool:
         """True once :meth:`shutdown` has begun."""
-        return self._stop.is_set()
+        return self._stopping
 
     async def shutdown(self, *, grace_seconds: float = 30.0) -> None:
         """Stop ticking, let in-flight work finish within `grace_seconds` (then release it),
         and give the lock back. Safe to call twice."""
         if self._aps is None:
             return
-        self._stop.set()
-        if self._heartbeat is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        self._stopping = True
+        await self._heartbeat.stop()
         with contextlib.suppress(RecoupError):
             await self.dispatcher.drain(grace_seconds)
         await self._teardown()
@@ -208,7 +192,6 @@ class RecoupScheduler:
 
     async def _teardown(self) -> None:
         aps, self._aps = self._aps, None
-        _LIVE.pop(self.owner, None)
         if aps is not None and aps.running:
             aps.shutdown(wait=False)
         try:
@@ -219,7 +202,7 @@ class RecoupScheduler:
     # ---- wiring -------------------------------------------------------------------------------
     def _build(self) -> AsyncIOScheduler:
         aps = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename=JOB_TABLE)},
+            jobstores={"default": MemoryJobStore()},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -248,9 +231,9 @@ class RecoupScheduler:
         now = datetime.now(UTC)  # APScheduler's own timing runs on the real clock
         for job_id, seconds in self._jobs().items():
             self.aps.add_job(
-                run_tick,
+                self._scheduled,
                 trigger=IntervalTrigger(seconds=seconds, timezone=UTC),
-                args=(self.owner, job_id),
+                args=(job_id,),
                 id=job_id,
                 name=job_id,
                 replace_existing=True,
@@ -269,6 +252,17 @@ class RecoupScheduler:
         logger.error("scheduler job {} failed: {}: {}", event.job_id, type(error).__name__, error)
 
     # ---- ticks --------------------------------------------------------------------------------
+    async def _scheduled(self, job: str) -> None:
+        """What every APScheduler job calls: tick `job`. A tick cancelled because the scheduler
+        is shutting down ends quietly; its work is in the store (leases, cursors), so nothing is
+        lost. Any other error propagates to APScheduler (logged by the error listener)."""
+        try:
+            await self.run_job(job)
+        except asyncio.CancelledError:
+            if not self.stopping:
+                raise
+            logger.debug("scheduler job {} cancelled at shutdown", job)
+
     async def run_job(self, job: str) -> None:
         """Run one tick now. Errors propagate to APScheduler (logged by the error listener)."""
         if self.lock_lost:
@@ -301,34 +295,27 @@ class RecoupScheduler:
             except RecoupError as error:  # one mailbox down never stops the others
                 logger.warning("mail poll of {} failed: {}: {}", account.name, type(error).__name__, error)
 
-    async def _beat(self) -> None:
-        """Renew the lock every third of its TTL until stopped; on loss pause and drain."""
+    # ---- the lock ---------------------------------------------------------------------------
+    async def _renew(self) -> None:
         ttl = self.settings.scheduler_lock_ttl_seconds
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=ttl / 3)
-            if self._stop.is_set():
-                return
-            await self.renew_lock()
+        await asyncio.to_thread(self.store.scheduler_lock.renew, self.owner, ttl_seconds=ttl)
 
     async def renew_lock(self) -> bool:
-        """Renew the lock once (the heartbeat's step). Returns False and pauses all scheduling
-        when another scheduler took the lock over."""
-        ttl = self.settings.scheduler_lock_ttl_seconds
-        try:
-            await asyncio.to_thread(self.store.scheduler_lock.renew, self.owner, ttl_seconds=ttl)
-        except SchedulerLockedError as error:
-            logger.error("scheduler {} lost its lock ({}); pausing all jobs", self.owner, error)
-            self.lock_lost = True
-            if self._aps is not None:
-                self._aps.pause()
-            with contextlib.suppress(RecoupError):
-                await self.dispatcher.drain(0)
-            return False
-        except RecoupError as error:
-            logger.warning("scheduler {}: lock renewal failed, retrying: {}", self.owner, error)
-        return True
+        """Renew the lock once now (the heartbeat's step). Returns False, with all scheduling
+        paused, once another scheduler has taken the lock over; True otherwise (a failed renewal
+        is logged and retried at the next beat)."""
+        return await self._heartbeat.beat()
+
+    async def _lock_lost(self, error: RecoupError) -> None:
+        """The heartbeat met a lock taken over by another scheduler: pause every job and stop
+        in-flight work at once (the heartbeat ends)."""
+        logger.error("scheduler {} lost its lock ({}); pausing all jobs", self.owner, error)
+        self.lock_lost = True
+        if self._aps is not None:
+            self._aps.pause()
+        with contextlib.suppress(RecoupError):
+            await self.dispatcher.drain(0)
 
 
 __all__ = ["DEADLINES", "DISPATCH", "MAIL", "OUTBOX", "STATUS", "MailPolling", "OutboxDelivery",
-           "RecoupScheduler", "Ticking", "run_tick"]  # fmt: skip
+           "RecoupScheduler", "Ticking"]  # fmt: skip

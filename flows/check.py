@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from playwright.async_api import Page
 
-from bot.browser import playwright_errors
 from bot.errors import LocatorMissingError, RecoupError
+from bot.errors_playwright import playwright_errors
 from flows.env import FlowEnv
 from flows.login import CodeSource, Credentials, log_in
 from flows.pack import Param, Root, describe

@@ -37,9 +37,10 @@ from playwright.async_api import BrowserContext, Page, Route, WebSocketRoute
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from bot.browser import BrowserManager, playwright_errors
+from bot.browser import BrowserManager
 from bot.config import Settings
 from bot.errors import InputError, RecoupError
+from bot.errors_playwright import playwright_errors
 from flows.check import PageReport, check_page, render_page
 from flows.env import FlowEnv
 from flows.pack import load_pack

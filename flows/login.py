@@ -19,8 +19,8 @@ import pyotp
 from loguru import logger
 from playwright.async_api import BrowserContext, Page
 
-from bot.browser import playwright_errors
 from bot.errors import LoginRejectedError
+from bot.errors_playwright import playwright_errors
 from flows.env import FlowEnv
 from flows.pages.base import PortalPage
 from flows.pages.login import AfterSubmit, LoginPage, VerifyPage

@@ -17,8 +17,8 @@ from typing import Literal
 from loguru import logger
 from playwright.async_api import Page
 
-from bot.browser import playwright_errors
 from bot.errors import AlreadyRequestedError, NotEligibleError, PortalUnavailableError, SubmitUnconfirmedError
+from bot.errors_playwright import playwright_errors
 from bot.models import RefundStatus
 from flows.env import FlowEnv
 from flows.evidence_check import check_evidence

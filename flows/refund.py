@@ -29,7 +29,6 @@ from typing import NoReturn
 from loguru import logger
 from playwright.async_api import Locator, Page
 
-from bot.browser import playwright_errors
 from bot.errors import (
     AlreadyRequestedError,
     AmountError,
@@ -37,6 +36,7 @@ from bot.errors import (
     PortalUnavailableError,
     SubmitUnconfirmedError,
 )
+from bot.errors_playwright import playwright_errors
 from bot.models import RefundStatus, RefundType
 from flows.env import FlowEnv
 from flows.evidence_check import check_evidence

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 from playwright.async_api import expect
 
-from bot.browser import playwright_errors
 from bot.errors import LocatorMissingError, SubmitUnconfirmedError
+from bot.errors_playwright import playwright_errors
 from bot.models import OrderStatus, RefundStatus
 from flows.pack import escape
 from flows.pages.base import PortalPage

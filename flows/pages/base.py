@@ -19,13 +19,13 @@ from pathlib import Path
 from playwright.async_api import Locator, Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from bot.browser import playwright_errors, raise_for_status
 from bot.errors import (
     ChallengeRequiredError,
     LocatorMissingError,
     PortalUnavailableError,
     SessionExpiredError,
 )
+from bot.errors_playwright import playwright_errors, raise_for_status
 from flows.env import FlowEnv
 from flows.pack import Param, Root
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.async_api import Locator
 
-from bot.browser import playwright_errors
 from bot.errors import PortalUnavailableError
+from bot.errors_playwright import playwright_errors
 from flows.pages.base import PortalPage
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from playwright.async_api import Locator
 
-from bot.browser import playwright_errors
 from bot.errors import LocatorMissingError
+from bot.errors_playwright import playwright_errors
 from flows.money import parse_money
 from flows.pages.base import PortalPage
 from flows.pages.upload import Uploader, UploadKeys

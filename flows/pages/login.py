@@ -18,8 +18,8 @@ from enum import StrEnum
 from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from bot.browser import playwright_errors
 from bot.errors import LoginRejectedError
+from bot.errors_playwright import playwright_errors
 from flows.pages.base import PortalPage
 
 

@@ -7,8 +7,8 @@ import contextlib
 
 from playwright.async_api import Locator, Page
 
-from bot.browser import playwright_errors
 from bot.errors import LocatorMissingError, OrderNotFoundError, PortalUnavailableError
+from bot.errors_playwright import playwright_errors
 from bot.models import OrderStatus
 from flows.pages.base import PortalPage
 

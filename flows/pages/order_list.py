@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from bot.browser import playwright_errors
 from bot.errors import PortalUnavailableError
+from bot.errors_playwright import playwright_errors
 from bot.models import OrderStatus
 from flows.money import Money, read_money
 from flows.pages.base import PortalPage

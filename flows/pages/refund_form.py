@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from bot.browser import playwright_errors
 from bot.errors import AmountError, EvidenceError, InputError, LocatorMissingError
+from bot.errors_playwright import playwright_errors
 from bot.models import RefundStatus, RefundType
 from flows.pages.base import PortalPage
 from flows.pages.upload import Uploader, UploadKeys

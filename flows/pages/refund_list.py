@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.browser import playwright_errors
+from bot.errors_playwright import playwright_errors
 from bot.models import RefundStatus
 from flows.pages.base import PortalPage
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from playwright.async_api import Locator, expect
 
-from bot.browser import playwright_errors
 from bot.errors import EvidenceError, PortalUnavailableError
+from bot.errors_playwright import playwright_errors
 from flows.pack import Root
 from flows.pages.base import PortalPage
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.browser import KEPT_TRACE_PREFIX, BrowserManager, playwright_errors, raise_for_status
+from bot.browser import KEPT_TRACE_PREFIX, BrowserManager
 from bot.config import Settings
 from bot.errors import ConfigError, PortalUnavailableError, SessionExpiredError
+from bot.errors_playwright import playwright_errors, raise_for_status
 from tests.browser.stub_server import StubServer
 
 pytestmark = pytest.mark.e2e

@@ -258,7 +258,7 @@ async def test_a_run_that_finished_its_case_is_not_cancelled_by_the_heartbeat(
             await asyncio.to_thread(store.cases.mark_submit_intent, c.id, worker)
             await asyncio.to_thread(store.cases.transition, c.id, CaseState.SUBMITTED,
                                     expected_from=CaseState.SUBMITTING, owner=worker)
-            beats = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Dispatcher._beat"]
+            beats = [t for t in asyncio.all_tasks() if t.get_name() == f"heartbeat: case {c.id} lease"]
             assert len(beats) == 1
             await asyncio.wait(beats)  # the heartbeat meets the lease-free case, and ends
             bookkeeping_done.append(True)  # a cancelled run never gets here

@@ -1,5 +1,6 @@
-"""RecoupScheduler over both databases: job store in the same database, coalescing, missed and
-failed runs logged, deadlines firing on the injected clock, the single-scheduler lock."""
+"""RecoupScheduler over both databases: jobs kept in memory (nothing written to the database),
+coalescing, missed and failed runs logged, deadlines firing on the injected clock, the
+single-scheduler lock."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
-from sqlalchemy import text
+from apscheduler.jobstores.memory import MemoryJobStore
+from sqlalchemy import inspect, text
 
 from bot.config import Settings
 from bot.deadlines import set_initial_deadline
 from bot.errors import MailUnavailableError, SchedulerLockedError
-from bot.scheduler import DEADLINES, DISPATCH, JOB_TABLE, MAIL, OUTBOX, STATUS, RecoupScheduler
+from bot.scheduler import DEADLINES, DISPATCH, MAIL, OUTBOX, STATUS, RecoupScheduler
 from bot.store import Store
 from tests.fixtures.clock import FrozenClock
 from tests.scheduling.conftest import cancel_case, submit
@@ -125,13 +127,45 @@ def _hold_all_but(scheduler: RecoupScheduler, job_id: str, run_at: datetime) -> 
         scheduler.aps.modify_job(job.id, next_run_time=run_at if job.id == job_id else later)
 
 
-async def test_job_store_lives_in_the_same_database(started: Callable[..., object], store: Store) -> None:
-    scheduler, _, _ = await started(mail=FakeMail(), outbox=lambda: None)  # type: ignore[misc]
-    with store.engine.connect() as connection:
-        ids = {row[0] for row in connection.execute(text(f"SELECT id FROM {JOB_TABLE}"))}
-    assert ids == {DISPATCH, STATUS, MAIL, DEADLINES, OUTBOX}
-    for job in scheduler.aps.get_jobs():
+OLD_JOB_TABLE = "apscheduler_jobs"
+"""The table APScheduler's SQLAlchemy job store created in databases of earlier versions."""
+
+
+async def test_jobs_live_in_memory_as_bound_methods(started: Callable[..., object], store: Store) -> None:
+    scheduler, fake, events = await started(mail=FakeMail(), outbox=lambda: None)  # type: ignore[misc]
+    jobs = scheduler.aps.get_jobs()
+    assert {job.id for job in jobs} == {DISPATCH, STATUS, MAIL, DEADLINES, OUTBOX}
+    for job in jobs:
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 600
+        assert job.func.__self__ is scheduler  # a bound method of this scheduler, no registry
+    assert isinstance(scheduler.aps._jobstores["default"], MemoryJobStore)
+    scheduler.aps.resume()
+    await events.wait(EVENT_JOB_EXECUTED, DISPATCH)
+    assert fake.ticks == 1
+    with store.engine.connect() as connection:
+        assert not inspect(connection).has_table(OLD_JOB_TABLE)  # nothing written to the database
+
+
+async def test_an_old_job_table_is_left_alone(store: Store, clock: FrozenClock, tmp_path: Path) -> None:
+    """A database an earlier version ran on holds APScheduler's job table: it is neither read
+    (its jobs never run) nor written (not even wiped at start)."""
+    with store.engine.begin() as connection:
+        connection.execute(text(
+            f"CREATE TABLE {OLD_JOB_TABLE} (id VARCHAR(191) PRIMARY KEY, next_run_time FLOAT,"
+            " job_state BYTEA)" if store.engine.dialect.name == "postgresql" else
+            f"CREATE TABLE {OLD_JOB_TABLE} (id VARCHAR(191) PRIMARY KEY, next_run_time FLOAT,"
+            " job_state BLOB)"
+        ))  # fmt: skip
+        connection.execute(text(f"INSERT INTO {OLD_JOB_TABLE} VALUES ('recoup.dispatch', 0, NULL)"))
+    scheduler = RecoupScheduler(store, quiet_settings(tmp_path), clock, FakeDispatcher())
+    await scheduler.start(paused=True)
+    try:
+        assert {job.id for job in scheduler.aps.get_jobs()} == {DISPATCH, STATUS, DEADLINES}
+    finally:
+        await scheduler.shutdown(grace_seconds=0)
+    with store.engine.connect() as connection:
+        rows = connection.execute(text(f"SELECT id, next_run_time FROM {OLD_JOB_TABLE}")).all()
+    assert [tuple(row) for row in rows] == [("recoup.dispatch", 0)]
 
 
 @pytest.mark.parametrize("coalesce", [True, False])
@@ -266,3 +300,30 @@ async def test_scheduler_that_lost_its_lock_pauses(
         assert fake.ticks == 0  # a scheduler without the lock ticks nothing
     finally:
         await second.shutdown(grace_seconds=0)
+
+
+async def test_a_tick_cancelled_at_shutdown_ends_quietly(
+    started: Callable[..., object], logs: list[str]
+) -> None:
+    """A tick still running when the service stops is cancelled (by APScheduler's shutdown, or
+    with the event loop); its work is in the store, so the job wrapper ends it quietly instead of
+    reporting a failed job."""
+    entered = asyncio.Event()
+
+    class StuckDispatcher(FakeDispatcher):
+        async def tick(self) -> None:
+            entered.set()
+            await asyncio.Event().wait()
+
+    scheduler, _, events = await started(dispatcher=StuckDispatcher())  # type: ignore[misc]
+    _hold_all_but(scheduler, DISPATCH, datetime.now(UTC))
+    scheduler.aps.resume()
+    async with asyncio.timeout(WAIT):
+        await entered.wait()
+    ticking = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "run_coroutine_job"]
+    assert len(ticking) == 1
+    await scheduler.shutdown(grace_seconds=0)  # APScheduler cancels the running tick
+    await events.wait(EVENT_JOB_EXECUTED, DISPATCH)
+    assert ticking[0].cancelled() is False  # the wrapper ended it as a normal return
+    assert events.seen[(EVENT_JOB_ERROR, DISPATCH)] == 0
+    assert not any("failed" in line or "raised" in line for line in logs), logs
