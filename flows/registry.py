@@ -86,8 +86,12 @@ class PackRegistry:
         return registry
 
     def add(self, pack: Pack) -> Pack:
-        """Check `pack` against its portal's page objects and serve it for that portal."""
-        portal = pack.model.portal
+        """Check `pack` against its portal's page objects and serve it for its `portal`."""
+        return self._add(pack.model.portal, pack)
+
+    def _add(self, portal: str, pack: Pack) -> Pack:
+        """Check `pack` against `portal`'s page objects and serve it for `portal` (the file
+        name picks the portal: a copy of a pack under another name serves that name)."""
         pack.check_required(requirements(self.variants(portal)))
         with self._lock:
             self._packs[portal] = pack
@@ -107,11 +111,7 @@ class PackRegistry:
         if not path.exists():
             raise PackError(f"no selector pack for portal {portal!r} ({path} does not exist)",
                             path=str(path), portal=portal)
-        pack = load_pack(self.settings, path)
-        if pack.model.portal != portal:
-            raise PackError(f"{path}: declares portal {pack.model.portal!r}, expected {portal!r}",
-                            path=str(path), field="portal")
-        return self.add(pack)
+        return self._add(portal, load_pack(self.settings, path))
 
     @property
     def default(self) -> Pack:
