@@ -25,12 +25,18 @@ from bot.browser import session_file_name
 from bot.cli_common import CliState, JsonOpt, Out, configure_logging, load_settings, opened_store
 from bot.cli_runtime import Runtime, runtime, service_running
 from bot.display import line, shown
-from bot.errors import ChallengeRequiredError, InputError, PortalUnavailableError, SecretMissingError
+from bot.errors import (
+    ChallengeRequiredError,
+    InputError,
+    PackError,
+    PortalUnavailableError,
+    SecretMissingError,
+)
 from bot.models import Account
 from bot.secrets import REF_FORM, env_ref_for, resolve_secret, validate_secret_ref
-from flows.env import FlowEnv
 from flows.login import log_in
 from flows.pages.base import PortalPage
+from flows.registry import PackRegistry
 from flows.scan import count_orders
 
 T = TypeVar("T")
@@ -124,6 +130,13 @@ def add(
             portal=portal or settings.portal,
             **refs,
         )
+        if not no_check:
+            try:
+                PackRegistry(settings).get(account.portal)  # a bad pack: PackError, exit 6
+            except PackError as exc:
+                if "portal" not in exc.context:
+                    raise
+                raise InputError(f"portal: {exc} (or pass --no-check)") from None
         with opened_store(settings) as store:
             stored = store.accounts.add(account)
         out.data(
@@ -240,7 +253,7 @@ async def login_and_count(
     ChallengeRequiredError is raised when nobody solved it within `wait` seconds."""
     account = await asyncio.to_thread(rt.store.accounts.get, name)
     creds = rt.engine.credentials(account)
-    env = FlowEnv(rt.pack, rt.settings, evidence=None, shots_dir=rt.settings.data_dir / "screenshots")
+    env = rt.packs.env(account.portal, shots_dir=rt.settings.data_dir / "screenshots")
     secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
     async with rt.browser.session(account.name, secrets=secrets) as context:
         page = await context.new_page()

@@ -31,7 +31,8 @@ from bot.mail.message import MAX_RAW_BYTES, MailMessage, parse_message
 from bot.mail.poller import MailPoller
 from bot.mail.summary import excerpt_of, order_ids_seen
 from bot.store import OpenCaseRef, Store, UnrecognisedMail
-from flows.pack import Pack, load_pack
+from flows.pack import Pack
+from flows.registry import PackRegistry
 
 app = typer.Typer(
     help="Portal mail: list what matched no rule, reclassify it, read saved .eml files.",
@@ -98,9 +99,10 @@ def reclassify(ctx: typer.Context, account: AccountOpt = None, as_json: JsonOpt 
     with out.errors():
         settings = load_settings(_state(ctx))
         configure_logging(settings, verbose=_state(ctx).verbose)
-        pack = load_pack(settings)
+        packs = PackRegistry(settings)
+        packs.get(settings.portal)
         with opened_store(settings) as store:
-            poller = MailPoller(store, pack, settings)
+            poller = MailPoller(store, packs, settings)
             changed = poller.reclassify(account)
             left = len(store.unrecognised.list_kept(account=account, pending_only=True))
         payload = {
@@ -260,7 +262,7 @@ def classify(
     out = Out(as_json)
     with out.errors():
         settings = load_settings(_state(ctx))
-        pack: Pack = load_pack(settings)
+        pack: Pack = PackRegistry(settings).default
         rules_spec = pack.model.email
         classifier = MailClassifier(rules_spec)
         rules = frozenset(rule.event for rule in rules_spec.rules)

@@ -210,9 +210,9 @@ def evidence(
             store.cases.get(case_id)
             from bot.browser import BrowserManager
             from bot.cli_runtime import make_engine
-            from flows.pack import load_pack
+            from flows.registry import PackRegistry
 
-            engine = make_engine(settings, store, BrowserManager(settings), load_pack(settings))
+            engine = make_engine(settings, store, BrowserManager(settings), PackRegistry(settings))
             folder = engine.case_dir(case_id)
             result: dict[str, Any] = {"case": case_id, "folder": str(folder)}
             if not folder.is_dir() and not (html or zip_):

@@ -32,10 +32,10 @@ from bot.heartbeat import heartbeat
 from bot.mail.codes import ImapCodeSource
 from bot.models import Case
 from bot.store import Store
-from flows.env import FlowEnv
 from flows.money import check_refund_amount
 from flows.orders import find_order
-from flows.pack import Pack, load_pack
+from flows.pack import Pack
+from flows.registry import PackRegistry
 from flows.session import with_session
 
 
@@ -60,11 +60,14 @@ class Runtime:
     settings: Settings
     store: Store
     browser: BrowserManager
-    pack: Pack
+    packs: PackRegistry
+    """Packs by portal: a session for an account uses its portal's pack."""
     engine: Engine
 
 
-def make_engine(settings: Settings, store: Store, browser: BrowserManager, pack: Pack) -> Engine:
+def make_engine(
+    settings: Settings, store: Store, browser: BrowserManager, pack: Pack | PackRegistry
+) -> Engine:
     """The engine wired as every command and the service use it (IMAP codes, the store's clock)."""
     return Engine(
         settings=settings,
@@ -78,11 +81,13 @@ def make_engine(settings: Settings, store: Store, browser: BrowserManager, pack:
 
 @asynccontextmanager
 async def runtime(settings: Settings, store: Store) -> AsyncIterator[Runtime]:
-    """A Runtime whose browser is closed on the way out. Raises PackError for a bad pack."""
-    pack = load_pack(settings)
+    """A Runtime whose browser is closed on the way out. Raises PackError for a bad pack of
+    `settings.portal` (other portals' packs load, and are checked, when an account needs them)."""
+    packs = PackRegistry(settings)
+    packs.get(settings.portal)
     browser = BrowserManager(settings)
     try:
-        yield Runtime(settings, store, browser, pack, make_engine(settings, store, browser, pack))
+        yield Runtime(settings, store, browser, packs, make_engine(settings, store, browser, packs))
     finally:
         await browser.close()
 
@@ -139,7 +144,7 @@ async def check_amount(
     unavailable)."""
     account = await asyncio.to_thread(rt.store.accounts.get, account_name)
     creds = rt.engine.credentials(account)
-    env = FlowEnv(rt.pack, rt.settings, evidence=None, shots_dir=rt.settings.data_dir / "screenshots")
+    env = rt.packs.env(account.portal, shots_dir=rt.settings.data_dir / "screenshots")
     secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
     async with rt.browser.session(account.name, secrets=secrets) as context:
         page = await context.new_page()

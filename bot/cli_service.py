@@ -32,8 +32,7 @@ from bot.scheduler import RecoupScheduler
 from bot.store import Store
 from flows.check import CheckReport, check_selectors, render_report
 from flows.check_page import PAGE_KINDS, PageCheck, check_saved_page, read_saved_page, render_page_check
-from flows.env import FlowEnv
-from flows.pack import load_pack
+from flows.registry import PackRegistry
 
 
 def _state(ctx: typer.Context) -> CliState:
@@ -47,7 +46,7 @@ async def serve(
     Raises SchedulerLockedError when another live scheduler holds the lock."""
     async with runtime(settings, store) as rt:
         dispatcher = Dispatcher(store, rt.engine, settings, store.clock, worker_id("run"), checker=rt.engine)
-        poller = MailPoller(store, rt.pack, settings, store.clock, on_case_moved=rt.engine.write_report)
+        poller = MailPoller(store, rt.packs, settings, store.clock, on_case_moved=rt.engine.write_report)
         outbox = (
             functools.partial(deliver_due, store, settings, store.clock) if settings.webhook_url else None
         )
@@ -123,6 +122,9 @@ def selectors_check(
     scripts: Annotated[
         bool, typer.Option(help="Run the saved page's scripts (outside requests are blocked either way).")
     ] = True,
+    portal: Annotated[
+        str | None, typer.Option(help="Check this portal's pack offline (default: the configured portal).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check the selector pack: it loads and validates; with --account, every locator is tried on
@@ -134,7 +136,7 @@ def selectors_check(
         if page is not None or page_kind is not None:
             _check_page_command(out, settings, account, page, page_kind, scripts)
             return
-        pack = load_pack(settings)
+        pack = PackRegistry(settings).get(portal or settings.portal)
         if account is None:
             keys = pack.locator_keys()
             out.data(
@@ -167,7 +169,7 @@ def _check_page_command(
     if kind not in PAGE_KINDS:
         raise InputError(f"--as {kind!r}: choose one of " + ", ".join(PAGE_KINDS))
     read_saved_page(page)  # a bad file is refused before the pack or a browser is touched
-    load_pack(settings)
+    PackRegistry(settings).get(settings.portal)
     result = asyncio.run(_check_saved(settings, page, kind, scripts))
     out.data(result.as_dict(), lambda: out.console.print(line(render_page_check(result))))
     if result.failed:
@@ -185,7 +187,7 @@ async def _check_live(
     async with runtime(settings, store) as rt:
         account = await asyncio.to_thread(store.accounts.get, account_name)
         creds = rt.engine.credentials(account)
-        env = FlowEnv(rt.pack, settings, evidence=None, shots_dir=settings.data_dir / "screenshots")
+        env = rt.packs.env(account.portal, shots_dir=settings.data_dir / "screenshots")
         secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
         async with rt.browser.session(account.name, secrets=secrets) as context:
             page = await context.new_page()

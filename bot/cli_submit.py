@@ -33,12 +33,14 @@ from bot.evidence_input import check_evidence_with_settings
 from bot.models import Case, CaseKind, NewCase
 from bot.states import CaseState
 from bot.store import Store
-from flows.pack import load_pack
+from flows.registry import PackRegistry
 
 
 def validate(store: Store, settings: Settings, new: NewCase, evidence: Sequence[Path]) -> None:
-    """Every check that needs no portal; raises an InputError subclass, writes nothing."""
-    pack = load_pack(settings)
+    """Every check that needs no portal; raises an InputError subclass, writes nothing. The
+    reason is checked against the pack of the account's portal (PackError for a bad pack)."""
+    account = store.accounts.get(new.account)
+    pack = PackRegistry(settings).for_account(account)
     try:
         if new.kind is CaseKind.CANCEL:
             pack.cancel_reason_labels(new.reason)
@@ -46,7 +48,6 @@ def validate(store: Store, settings: Settings, new: NewCase, evidence: Sequence[
             pack.refund_reason_labels(new.reason)
     except PackError as exc:
         raise InputError(f"reason: {exc}") from None
-    store.accounts.get(new.account)
     check_evidence_with_settings(list(evidence), settings, allowed_root=settings.evidence_input_dir)
     existing = store.cases.find(new.account, new.order_id, new.kind)
     if existing is not None:

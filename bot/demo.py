@@ -50,7 +50,7 @@ from bot.models import Account, Case, CaseKind, NewCase, RefundType
 from bot.secrets import env_ref_for
 from bot.states import FILING_STATES, STATUS_CHECK_STATES, CaseState, is_final
 from bot.store import Store
-from flows.pack import load_pack
+from flows.registry import PackRegistry
 from sandbox.scenario import Order
 
 CLOCK_STEPS_S = (7200, 270000, 172800, 172800)
@@ -443,7 +443,7 @@ def _summary(console: Console, store: Store, settings: Settings) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("outcome", overflow="ellipsis", no_wrap=True, max_width=70)
     reports: list[str] = []
-    engine = make_engine(settings, store, BrowserManager(settings), load_pack(settings))
+    engine = make_engine(settings, store, BrowserManager(settings), PackRegistry(settings))
     for case in store.cases.list_cases():
         table.add_row(
             str(case.id),

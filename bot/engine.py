@@ -64,6 +64,7 @@ from flows.offer import OfferAnswer, OfferPolicy, answer_offer
 from flows.orders import find_order
 from flows.pack import Pack
 from flows.refund import RefundRequest, request_refund
+from flows.registry import PackRegistry
 from flows.results import OrderState
 from flows.scan import count_orders, scan_statuses
 from flows.session import with_session
@@ -89,7 +90,7 @@ class Engine:
         settings: Settings,
         store: Store,
         browser: BrowserManager,
-        pack: Pack,
+        pack: Pack | PackRegistry,
         code_source: CodeSource | None,
         clock: Clock,
         offer_policy: OfferPolicy | None = None,
@@ -97,7 +98,8 @@ class Engine:
         self.settings = settings
         self.store = store
         self.browser = browser
-        self.pack = pack
+        self.packs = pack if isinstance(pack, PackRegistry) else PackRegistry.of(settings, pack)
+        """Packs by portal: each account's cases run with its own portal's pack."""
         self.code_source = code_source
         self.clock = clock
         self.offer_policy = offer_policy or OfferPolicy()
@@ -143,8 +145,8 @@ class Engine:
         account = await asyncio.to_thread(self.store.accounts.get, case.account)
         case_dir = self.case_dir(case.id)
         recorder = EvidenceRecorder(case_dir, clock=self.clock)
-        env = FlowEnv(self.pack, self.settings, evidence=recorder)
         try:
+            env = self.packs.env(account.portal, evidence=recorder)
             creds = self.credentials(account)
             self._record_inputs(case, recorder)
             async with self.browser.session(
@@ -330,16 +332,15 @@ class Engine:
             state=case.state.value, reason=case.reason, amount=case.amount, currency=case.currency,
             refund_type=case.refund_type.value if case.refund_type else None, message=case.message,
             created_at=case.created_at, events=events, outcome=case.outcome_note,
-            portal=self.pack.model.portal,
+            portal=self.packs.for_account(self.store.accounts.get(case.account)).model.portal,
         )
         items = load_manifest(case_dir) if (case_dir / "manifest.json").exists() else []
         return render_case_report(report_case, items, case_dir)
 
     # ---- status checks --------------------------------------------------------------------
-    def _scan_env(self) -> FlowEnv:
+    def _scan_env(self, portal: str) -> FlowEnv:
         """Flows outside a case keep no evidence; challenge screenshots go to the data folder."""
-        shots = self.settings.data_dir / "screenshots"
-        return FlowEnv(self.pack, self.settings, evidence=None, shots_dir=shots)
+        return self.packs.env(portal, shots_dir=self.settings.data_dir / "screenshots")
 
     async def check_account(self, account_name: str, cases: list[Case]) -> CheckResult:
         """Read the portal status of `cases` (all of one account) in one session and move each
@@ -350,7 +351,7 @@ class Engine:
         """
         account = await asyncio.to_thread(self.store.accounts.get, account_name)
         creds = self.credentials(account)
-        env = self._scan_env()
+        env = self._scan_env(account.portal)
         order_ids = [c.order_id for c in cases]
         refund_ids = [c.order_id for c in cases if c.kind is CaseKind.REFUND]
         moved: dict[int, CaseState] = {}
@@ -367,7 +368,7 @@ class Engine:
                     continue
                 state = await self._apply_verdict(case, judge(case, seen), seen)
                 if state is CaseState.COUNTER_OFFER:
-                    state = await self._answer_offer(page, creds, case)
+                    state = await self._answer_offer(page, creds, case, account.portal)
                 moved[case.id] = state
         return CheckResult(account_name, {c.id: seen_by_order.get(c.order_id) for c in cases}, moved)
 
@@ -377,7 +378,7 @@ class Engine:
         typed errors (challenge, login, portal unavailable)."""
         account = await asyncio.to_thread(self.store.accounts.get, account_name)
         creds = self.credentials(account)
-        env = self._scan_env()
+        env = self._scan_env(account.portal)
         async with self.browser.session(account.name, secrets=self._secrets_of(creds)) as context:
             page = await context.new_page()
 
@@ -408,10 +409,10 @@ class Engine:
         await asyncio.to_thread(self.write_report, case.id)
         return updated.state
 
-    async def _answer_offer(self, page: Page, creds: Credentials, case: Case) -> CaseState:
+    async def _answer_offer(self, page: Page, creds: Credentials, case: Case, portal: str) -> CaseState:
         """Answer a counter-proposal by policy; a failure parks the case for a human."""
         recorder = EvidenceRecorder(self.case_dir(case.id), clock=self.clock)
-        env = FlowEnv(self.pack, self.settings, evidence=recorder)
+        env = self.packs.env(portal, evidence=recorder)
         asked = case.amount if case.amount is not None else Decimal("0")
         answer = OfferAnswer(order_id=case.order_id, asked=asked, message=case.message,
                              evidence=self._evidence_files(case),

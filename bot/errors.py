@@ -17,7 +17,7 @@ decision in a form the one failure policy (:func:`bot.states.after_failure`) rea
     │   └── InvalidTransitionError    the state table forbids the change; nothing written
     │       └── StaleStateError       the case is no longer in the expected state
     ├── ConfigError                   fix_config   settings, selector pack or a secret invalid
-    │   ├── PackError
+    │   ├── PackError                 a pack fails the schema or lacks a key a page object needs
     │   ├── SecretMissingError        a secret reference is malformed or resolves to nothing
     │   └── SchedulerLockedError      another live scheduler holds the store's lock
     ├── TransientError                retry        with backoff, on the attempt budget
@@ -149,7 +149,9 @@ class ConfigError(RecoupError):
 
 
 class PackError(ConfigError):
-    """A selector pack failed validation or names an unknown key. Triggers: give up at load."""
+    """A selector pack failed validation, names an unknown key, lacks a locator key a page object
+    declares (the message names the key and the page object), or the portal has no pack.
+    Triggers: give up at load."""
 
 
 class SecretMissingError(ConfigError):

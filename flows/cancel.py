@@ -48,7 +48,7 @@ async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, 
     `earlier_intent` says an earlier attempt may have clicked Confirm already (see above).
     """
     labels = env.pack.cancel_reason_labels(reason)
-    detail = OrderDetailPage(page, env)
+    detail = env.page_object(OrderDetailPage, page)
     await detail.open(order_id)
     before, text = await detail.status()
     actions = env.pack.model.actions
@@ -81,7 +81,7 @@ async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, 
     if env.settings.dry_run:
         return CancelResult(order_id, mode, before, before, text, submitted=False)
 
-    dialog_page = CancelDialog(page, env)
+    dialog_page = env.page_object(CancelDialog, page)
     dialog = await dialog_page.open(key)
     await dialog_page.fill(dialog, labels, comment)
     confirm = await dialog_page.submit(dialog)

@@ -157,7 +157,7 @@ async def check_selectors(page: Page, env: FlowEnv, creds: Credentials, *, order
         await log_in(page, env, creds, code_source=code_source)
 
     await visit("login", login_page())
-    listing = OrderListPage(page, env)
+    listing = env.page_object(OrderListPage, page)
     chosen: dict[str, str | None] = {"order": order_id}
 
     async def list_page() -> None:
@@ -169,7 +169,7 @@ async def check_selectors(page: Page, env: FlowEnv, creds: Credentials, *, order
 
     if "error" not in _state(visited, "login"):
         await visit("order_list", list_page())
-    detail = OrderDetailPage(page, env)
+    detail = env.page_object(OrderDetailPage, page)
 
     async def detail_page() -> None:
         assert chosen["order"] is not None
@@ -180,7 +180,7 @@ async def check_selectors(page: Page, env: FlowEnv, creds: Credentials, *, order
         await visit("order_detail", detail_page())
 
     async def refund_list_page() -> None:
-        requests = RefundListPage(page, env)
+        requests = env.page_object(RefundListPage, page)
         await requests.open()
         visited["refund_list"] = await check_page(requests, "refund_list",
                                                   order_id=refund_order_id or chosen["order"])

@@ -43,10 +43,10 @@ from bot.errors import InputError, RecoupError
 from bot.errors_playwright import playwright_errors
 from flows.check import PageReport, check_page, render_page
 from flows.env import FlowEnv
-from flows.pack import load_pack
 from flows.pages.order_detail import OrderDetailPage
 from flows.pages.order_list import OrderListPage
 from flows.pages.refund_form import FormState, RefundFormPage
+from flows.registry import PackRegistry
 
 PageKind = Literal["order_list", "order_detail", "refund_form"]
 PAGE_KINDS: tuple[str, ...] = get_args(PageKind)
@@ -285,7 +285,7 @@ async def check_saved_page(browser: BrowserManager, settings: Settings, path: Pa
         raise InputError(f"cannot check a page as {kind!r}; choose one of {', '.join(PAGE_KINDS)}")
     data = read_saved_page(path)
     quick = reading_settings(settings)
-    env = FlowEnv(load_pack(quick), quick, evidence=None, shots_dir=settings.data_dir / "screenshots")
+    env = PackRegistry(quick).env(quick.portal, shots_dir=settings.data_dir / "screenshots")
     with serve_saved_page(path, data) as url:
         blocked = Blocked()
         options: dict[str, Any] = {"service_workers": "block", "accept_downloads": False,
@@ -313,7 +313,9 @@ async def _quiet(page: Page) -> None:
 async def _check_and_read(page: Page, env: FlowEnv, result: PageCheck) -> None:
     """Probe the locators of `result.kind` into `result.report` (a failure there is the
     report's error), then read the page into `result.read` (a failure there is `read_error`)."""
-    listing, detail, form = OrderListPage(page, env), OrderDetailPage(page, env), RefundFormPage(page, env)
+    listing = env.page_object(OrderListPage, page)
+    detail = env.page_object(OrderDetailPage, page)
+    form = env.page_object(RefundFormPage, page)
     try:
         if result.kind == "order_list":
             report = await check_page(listing, "order_list", order_id=await _first_card_id(listing))

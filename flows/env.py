@@ -5,12 +5,21 @@ Injected, never global: the engine builds one :class:`FlowEnv` per case (or per 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config import Settings
 from bot.evidence import EvidenceRecorder
 from flows.pack import Pack
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+    from flows.pages.base import PortalPage
+
+P = TypeVar("P", bound="PortalPage")
 
 
 @dataclass
@@ -22,6 +31,13 @@ class FlowEnv:
     settings: Settings
     evidence: EvidenceRecorder | None = None
     shots_dir: Path | None = None
+    variants: Mapping[type[Any], type[Any]] = field(default_factory=dict)
+    """Page-object class → the portal's variant of it (see :mod:`flows.registry`)."""
+
+    def page_object(self, cls: type[P], page: Page) -> P:
+        """The page object `cls` on `page` — or the portal's registered variant of it."""
+        chosen: type[P] = self.variants.get(cls, cls)
+        return chosen(page, self)
 
     @property
     def action_ms(self) -> float:

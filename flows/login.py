@@ -97,14 +97,14 @@ async def log_in(page: Page, env: FlowEnv, creds: Credentials, *, code_source: C
 async def log_in_with_password(page: Page, env: FlowEnv, creds: Credentials, *,
                                code_source: CodeSource | None = None) -> LoginMethod:
     """Fill the login form on the current page (opening it when the page is not a login page)."""
-    login = LoginPage(page, env)
+    login = env.page_object(LoginPage, page)
     if not env.pack.is_bounce(page.url):
         await login.goto(env.pack.url("login"), "open-login", login_ok=True)
     since = await login.submit_password(creds.email, creds.password)
     if await login.outcome() is AfterSubmit.SIGNED_IN:
         await _landed(login)
         return LoginMethod.PASSWORD
-    verify = VerifyPage(page, env)
+    verify = env.page_object(VerifyPage, page)
     if await verify.wants_authenticator() or (creds.totp_secret and not creds.mailbox_user):
         if not creds.totp_secret:
             raise LoginRejectedError("the portal asks for an authenticator code but the account has no "

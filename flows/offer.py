@@ -63,14 +63,14 @@ async def answer_offer(page: Page, env: FlowEnv, answer: OfferAnswer, policy: Of
     """
     files = check_evidence(env, answer.evidence, answer.evidence_root)
     order_id = answer.order_id
-    detail = OrderDetailPage(page, env)
+    detail = env.page_object(OrderDetailPage, page)
     await detail.open(order_id)
     item = await detail.item(answer.item_index)
     if not await detail.has("detail_view_refund", root=item):
         raise NotEligibleError(f"order {order_id} has no return/refund request to answer", order_id=order_id)
     tab = await detail.open_refund_tab(item, "detail_view_refund")
     try:
-        form = RefundFormPage(tab, env)
+        form = env.page_object(RefundFormPage, tab)
         if await form.state() is not FormState.REQUEST:
             raise NotEligibleError(f"order {order_id}: no request shown", order_id=order_id)
         status, text = await form.request_status()
@@ -80,7 +80,7 @@ async def answer_offer(page: Page, env: FlowEnv, answer: OfferAnswer, policy: Of
         if status is not RefundStatus.WAITING_BUYER:
             raise NotEligibleError(f"order {order_id}: the request is '{text}', no offer to answer",
                                    order_id=order_id, refund_status=str(status), refund_text=text)
-        panel = CounterOfferPanel(tab, env)
+        panel = env.page_object(CounterOfferPanel, tab)
         await panel.open()
         offered, offer_text = await panel.offered_amount()
         decision: Literal["accept", "disagree"] = (

@@ -12,7 +12,7 @@ from flows.pages.order_list import OrderCard, OrderListPage
 async def find_order(page: Page, env: FlowEnv, order_id: str, *, search: bool = True) -> OrderCard:
     """Open My Orders, search for `order_id` (when the page can search) or click "View orders"
     until its card shows, and read the card. OrderNotFoundError when the list ends without it."""
-    listing = OrderListPage(page, env)
+    listing = env.page_object(OrderListPage, page)
     await listing.open()
     card = await listing.find_card(order_id, search=search)
     if card is None:

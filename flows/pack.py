@@ -2,7 +2,8 @@
 
 `load_pack(settings)` reads `<pack_dir>/<portal>.yaml`, rejects duplicate YAML keys, validates
 it against :mod:`flows.pack_schema` and returns a :class:`Pack`. Any problem raises
-:class:`bot.errors.PackError` naming the file and the field.
+:class:`bot.errors.PackError` naming the file and the field. :mod:`flows.registry` loads packs
+by portal name and also checks the locator keys the page objects declare.
 
 A :class:`Pack` is the flows' only source of portal knowledge: URLs (with the settings'
 base overrides), locators, status texts, reasons, markers and limits.
@@ -61,13 +62,15 @@ def _construct_mapping(
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_pack(settings: Settings, path: Path | None = None) -> Pack:
-    """Read, validate and return the pack `settings.portal` (or the file at `path`).
+def load_pack(settings: Settings, path: Path | None = None, *, portal: str | None = None) -> Pack:
+    """Read, validate and return the pack of `portal` (default `settings.portal`), or the file
+    at `path`. This checks the schema only; :class:`flows.registry.PackRegistry` (what the
+    bot uses) also checks the locator keys the page objects need.
 
     Raises PackError (with `path` and `field` in its context) when the file is missing,
     is not valid YAML, has a duplicate key, or fails the schema.
     """
-    path = path or settings.pack_dir / f"{settings.portal}.yaml"
+    path = path or settings.pack_dir / f"{portal or settings.portal}.yaml"
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except OSError as exc:
@@ -223,6 +226,22 @@ class Pack:
             return self._entries[key]
         except KeyError:
             raise PackError(f"{self.path}: no locator {key!r}", field=f"pages.*.locators.{key}") from None
+
+    def has_locator(self, key: str) -> bool:
+        """True when the pack defines locator `key` (`challenge` and `mask` always exist)."""
+        return key in ("challenge", "mask") or key in self._entries
+
+    def check_required(self, needs: dict[str, frozenset[str]]) -> None:
+        """Check the pack defines every locator key each page object needs (`needs`: class
+        name → keys). Raises PackError naming the first missing key and the page object that
+        needs it (`key`, `page_object` and `field` in its context)."""
+        for owner, keys in needs.items():
+            for key in sorted(keys):
+                if not self.has_locator(key):
+                    raise PackError(
+                        f"{self.path}: no locator {key!r}, which page object {owner} needs "
+                        f"(portal {self.model.portal!r})",
+                        path=str(self.path), field=f"pages.*.locators.{key}", key=key, page_object=owner)
 
     def locator_keys(self, page: str | None = None) -> list[str]:
         """Locator keys, in pack order, optionally of one page."""

@@ -79,7 +79,7 @@ async def request_refund(page: Page, env: FlowEnv, req: RefundRequest, *,
     if req.amount is not None and req.amount <= 0:
         raise AmountError(f"refund amount {req.amount} is not positive", amount=str(req.amount))
     labels = env.pack.refund_reason_labels(req.reason)
-    detail = OrderDetailPage(page, env)
+    detail = env.page_object(OrderDetailPage, page)
     await detail.open(req.order_id)
     status, text = await detail.status()
     actions = env.pack.model.actions
@@ -94,7 +94,7 @@ async def request_refund(page: Page, env: FlowEnv, req: RefundRequest, *,
 
     tab = await detail.open_refund_tab(item)
     try:
-        form = RefundFormPage(tab, env)
+        form = env.page_object(RefundFormPage, tab)
         shown = await form.state()
         if shown is FormState.REQUEST:
             existing, existing_text = await form.request_status()
@@ -178,7 +178,7 @@ async def read_refund_status(detail: OrderDetailPage, item_index: int) -> tuple[
         return RefundStatus.NONE, ""
     tab = await detail.open_refund_tab(item, "detail_view_refund")
     try:
-        form = RefundFormPage(tab, env=detail.env)
+        form = detail.env.page_object(RefundFormPage, tab)
         if await form.state() is not FormState.REQUEST:
             return RefundStatus.NONE, ""
         return await form.request_status()

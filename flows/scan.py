@@ -27,7 +27,7 @@ async def scan_statuses(page: Page, env: FlowEnv, order_ids: Collection[str], *,
                         refund_ids: Collection[str] = ()) -> dict[str, OrderState | None]:
     """Order id → its state, or None when the account's list does not have it."""
     wanted = list(dict.fromkeys(order_ids))
-    listing = OrderListPage(page, env)
+    listing = env.page_object(OrderListPage, page)
     await listing.open()
     found: dict[str, OrderState] = {}
     while True:
@@ -48,7 +48,7 @@ async def scan_statuses(page: Page, env: FlowEnv, order_ids: Collection[str], *,
         order = found[order_id]
         found[order_id] = OrderState(order_id, order.status, order.status_text, refund, refund_text)
     needs_detail = [oid for oid in needs_refund if oid not in listed]
-    detail = OrderDetailPage(page, env)
+    detail = env.page_object(OrderDetailPage, page)
     for order_id in needs_detail:
         await detail.open(order_id)
         status, text = await detail.status()
@@ -61,7 +61,7 @@ async def _refunds_from_list(page: Page, env: FlowEnv, order_ids: list[str]
                              ) -> dict[str, tuple[RefundStatus, str]]:
     """The refund status of each of `order_ids` the Returns & refunds list shows; {} when the
     page has no list at all (the callers then read every order from its detail page)."""
-    listing = RefundListPage(page, env)
+    listing = env.page_object(RefundListPage, page)
     try:
         await listing.open()
     except LocatorMissingError:
@@ -87,7 +87,7 @@ async def _first_refund(detail: OrderDetailPage) -> tuple[RefundStatus, str]:
 async def count_orders(page: Page, env: FlowEnv) -> int:
     """How many orders the account has: My Orders opened, "View orders" clicked until the list
     ends, cards counted. Used for the dispute-share cap (bot.policies)."""
-    listing = OrderListPage(page, env)
+    listing = env.page_object(OrderListPage, page)
     await listing.open()
     while await listing.load_more():
         pass

@@ -17,6 +17,9 @@ its summary (`bot/mail/summary.py`, login codes masked) is kept with its process
 :meth:`MailPoller.reclassify` later runs the current pack over the kept mails and applies what
 now matches, once (`recoup mail reclassify`).
 
+Each account's mail is read with the email rules of its own portal's pack (`Account.portal`,
+looked up in the :class:`PackSource` the poller is given, e.g. `flows.registry.PackRegistry`).
+
 When UIDVALIDITY changes (RFC 4549 §4.1) the cursor restarts at zero under the new value and
 the folder is re-scanned; messages seen before are recognised by their key (Message-ID, else a
 hash of headers and text) and only move the cursor. Keys are de-duplicated per account across
@@ -32,10 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeGuard, cast
 
 from loguru import logger
 
@@ -83,6 +87,33 @@ class PackSpec(Protocol):
 
     @property
     def model(self) -> _EmailHolder: ...
+
+
+class PackSource(Protocol):
+    """Packs by portal name (`flows.registry.PackRegistry` fits)."""
+
+    def get(self, portal: str) -> PackSpec: ...
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """One pack's email rules, compiled once."""
+
+    classifier: MailClassifier
+    rule_events: frozenset[str]
+    code_regex: re.Pattern[str]
+
+    @classmethod
+    def of(cls, pack: PackSpec, settings: Settings) -> _Rules:
+        rules = pack.model.email
+        return cls(
+            MailClassifier(rules, aliases=settings.mail_sender_aliases),
+            frozenset(rule.event for rule in rules.rules),
+            code_pattern(getattr(rules.login_code, "code", None)),
+        )
+
+    def recognised(self, signal: MailSignal | None) -> bool:
+        return signal is not None and (signal.kind == LOGIN_CODE or signal.kind in self.rule_events)
 
 
 @dataclass(frozen=True)
@@ -142,7 +173,7 @@ class MailPoller:
     def __init__(
         self,
         store: Store,
-        pack: PackSpec,
+        pack: PackSpec | PackSource,
         settings: Settings,
         clock: Clock = utc_now,
         *,
@@ -154,10 +185,10 @@ class MailPoller:
         self.store = store
         self.settings = settings
         self.clock = clock
-        rules = pack.model.email
-        self.classifier = MailClassifier(rules, aliases=settings.mail_sender_aliases)
-        self._rule_events = frozenset(rule.event for rule in rules.rules)
-        self._code_regex = code_pattern(getattr(rules.login_code, "code", None))
+        self._packs = pack
+        self._rules: dict[str, _Rules] = {}
+        self.classifier = self._rules_of(settings.portal).classifier
+        """The classifier of `settings.portal`'s pack (accounts on other portals use theirs)."""
         self._client_factory = client_factory
         self._hook = effect_hook
         self._on_case_moved = on_case_moved
@@ -191,7 +222,9 @@ class MailPoller:
         user = account.mailbox_user or account.email
         total = PollResult()
         for folder in self.settings.mail_poll_folders:
-            total += self._poll_folder(account.id, user, password, folder, trusted, account_name)
+            total += self._poll_folder(
+                account.id, user, password, folder, trusted, account_name, self._rules_of(account.portal)
+            )
         self.last_polled[account_name] = self.clock()
         logger.info(
             "mail poll of {}: {} fetched, {} applied, {} ignored, {} duplicates, {} unrecognised kept",
@@ -199,10 +232,21 @@ class MailPoller:
         )  # fmt: skip
         return total
 
-    def recognised(self, signal: MailSignal | None) -> bool:
-        """True when `signal` comes from a pack rule (or is a login code); False for no signal
-        and for a signal that only says "portal mail" without a rule behind it."""
-        return signal is not None and (signal.kind == LOGIN_CODE or signal.kind in self._rule_events)
+    def _rules_of(self, portal: str) -> _Rules:
+        """The compiled email rules of `portal`'s pack (one pack given: that one for all).
+        Raises PackError when the portal has no valid pack."""
+        rules = self._rules.get(portal)
+        if rules is None:
+            source = self._packs
+            pack = source.get(portal) if _is_source(source) else cast(PackSpec, source)
+            rules = self._rules[portal] = _Rules.of(pack, self.settings)
+        return rules
+
+    def recognised(self, signal: MailSignal | None, portal: str | None = None) -> bool:
+        """True when `signal` comes from a rule of `portal`'s pack (default: `settings.portal`)
+        or is a login code; False for no signal and for a signal that only says "portal mail"
+        without a rule behind it."""
+        return self._rules_of(portal or self.settings.portal).recognised(signal)
 
     def reclassify(self, account_name: str | None = None) -> list[Reclassified]:
         """Run the current pack over the kept unrecognised mails (of `account_name`, or all) and
@@ -213,10 +257,14 @@ class MailPoller:
         if account_name is not None:
             self.store.accounts.get(account_name)
         changed: list[Reclassified] = []
+        portals: dict[str, str] = {}
         for kept in self.store.unrecognised.list_kept(account=account_name, pending_only=True):
+            if kept.account not in portals:
+                portals[kept.account] = self.store.accounts.get(kept.account).portal
+            rules = self._rules_of(portals[kept.account])
             message = rebuild(kept.mail.content, uid=kept.uid, internal_date=kept.mail.received_at)
-            signal = self.classifier.classify(message, account=kept.account) if message is not None else None
-            if signal is None or not self.recognised(signal):
+            signal = rules.classifier.classify(message, account=kept.account) if message is not None else None
+            if signal is None or not rules.recognised(signal):
                 continue
             trusted = kept.account in self.settings.trust_mail_accounts
             detail = {
@@ -244,8 +292,9 @@ class MailPoller:
 
     # ---- one folder -------------------------------------------------------------------------
     def _poll_folder(
-        self, account_id: int, user: str, password: str, folder: str, trusted: bool, account: str
-    ) -> PollResult:
+        self, account_id: int, user: str, password: str, folder: str, trusted: bool, account: str,
+        rules: _Rules,
+    ) -> PollResult:  # fmt: skip
         client = self._client_factory(self.settings, user, password, folder)
         try:
             state = client.open()
@@ -267,14 +316,16 @@ class MailPoller:
                 return result
             for batch in client.fetch(client.uids_after(plan.after_uid)):
                 for mail in batch:
-                    result += self._handle(account_id, folder, state.uidvalidity, mail, trusted, account)
+                    result += self._handle(
+                        account_id, folder, state.uidvalidity, mail, trusted, account, rules
+                    )
             return result
         finally:
             client.close()
 
     def _handle(
         self, account_id: int, folder: str, uidvalidity: int, mail: FetchedMail, trusted: bool,
-        account: str | None = None,
+        account: str | None = None, rules: _Rules | None = None,
     ) -> PollResult:  # fmt: skip
         """Classify one fetched message and apply it in one transaction (`trusted`: the operator
         trusts this account's mail to move cases, see `bot/mail/effects.py`)."""
@@ -282,6 +333,7 @@ class MailPoller:
         classification: str
         signal: MailSignal | None = None
         keep: KeptMail | None = None
+        rules = rules or self._rules_of(self.settings.portal)
         if mail.raw is None:
             key, classification = None, "oversized"
         else:
@@ -290,15 +342,16 @@ class MailPoller:
                 key, classification = "raw-sha256:" + hashlib.sha256(mail.raw).hexdigest(), "unreadable"
             else:
                 key = message_key(message)
-                signal = self.classifier.classify(message, account=account)
+                signal = rules.classifier.classify(message, account=account)
                 if signal is not None:
                     classification = signal.kind
-                elif self.classifier.is_portal_sender(message, account=account):
+                elif rules.classifier.is_portal_sender(message, account=account):
                     classification = "unrecognised"
                 else:
                     classification = "not_portal"
-                if not self.recognised(signal) and self.classifier.is_portal_sender(message, account=account):
-                    keep = self._keep(message, mail.raw, signal)
+                portal_sender = rules.classifier.is_portal_sender(message, account=account)
+                if not rules.recognised(signal) and portal_sender:
+                    keep = self._keep(message, mail.raw, signal, rules)
         plan = self._plan(signal, mail.uid, trusted) if signal is not None else None
         applied = self.store.mail_apply.apply_message(
             account_id,
@@ -322,18 +375,18 @@ class MailPoller:
             return PollResult(fetched=1, applied=1, unrecognised=kept)
         return PollResult(fetched=1, ignored=1, unrecognised=kept)
 
-    def _keep(self, message: MailMessage, raw: bytes, signal: MailSignal | None) -> KeptMail:
+    def _keep(self, message: MailMessage, raw: bytes, signal: MailSignal | None, rules: _Rules) -> KeptMail:
         """The summary kept for a portal mail that matched no rule (codes masked)."""
         via = signal.sender_via if signal is not None else ""
         how = (
             "From is the pack's sender"
-            if message.sender == self.classifier.sender
+            if message.sender == rules.classifier.sender
             else f"accepted as {via}" if via else "accepted by the sender rules (relay, forward or alias)"
         )
         return summarise(
             message,
             raw,
-            code_regex=self._code_regex,
+            code_regex=rules.code_regex,
             order_ids=signal.order_ids if signal is not None else (),
             accepted_as=how,
         )
@@ -370,3 +423,8 @@ def _detail(signal: MailSignal, folder: str, uid: int) -> dict[str, object]:
         "received_at": received.isoformat() if received else None,
         "auth": signal.auth.as_detail() if signal.auth is not None else None,
     }
+
+
+def _is_source(packs: PackSpec | PackSource) -> TypeGuard[PackSource]:
+    """True for packs by portal (a registry), False for one pack used for every account."""
+    return callable(getattr(packs, "get", None)) and not hasattr(packs, "model")

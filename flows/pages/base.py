@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 from playwright.async_api import Locator, Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -58,7 +59,24 @@ def _tracker(page: Page) -> _NavStatus:
 
 
 class PortalPage:
-    """Wraps a Page; subclasses create their locators from the pack and add async actions."""
+    """Wraps a Page; subclasses create their locators from the pack and add async actions.
+
+    Each class declares in `REQUIRED_KEYS` the pack locator keys it uses (its own, not the
+    inherited ones: :meth:`required_keys` adds those); :mod:`flows.registry` refuses at load a
+    pack that lacks one (PackError naming the key and the class)."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "challenge", "chat_robot_close", "cookie_accept", "loading_overlay", "mask"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
+
+    @classmethod
+    def required_keys(cls) -> frozenset[str]:
+        """The keys this class and its bases declare."""
+        keys: frozenset[str] = frozenset()
+        for klass in cls.__mro__:
+            keys |= vars(klass).get("REQUIRED_KEYS", frozenset())
+        return keys
 
     def __init__(self, page: Page, env: FlowEnv) -> None:
         self.page = page

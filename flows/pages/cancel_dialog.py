@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from playwright.async_api import Locator
 
 from bot.errors import PortalUnavailableError
@@ -11,6 +13,12 @@ from flows.pages.base import PortalPage
 
 class CancelDialog(PortalPage):
     """`pages.cancel_dialog` of the pack; opened by the detail page's cancel button."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "cancel_comment", "cancel_dialog", "cancel_reason", "cancel_submit", "confirm_button",
+        "confirm_dialog", "detail_cancel_button", "detail_request_cancel_button", "page_alert"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
 
     async def open(self, button_key: str) -> Locator:
         """Click the detail page's cancel button `button_key` and return the dialog."""

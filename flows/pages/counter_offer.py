@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 from playwright.async_api import Locator
 
@@ -16,6 +17,13 @@ from flows.pages.upload import Uploader, UploadKeys
 
 class CounterOfferPanel(PortalPage):
     """`pages.counter_offer` of the pack (on the refund tab)."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "offer_accept", "offer_disagree", "offer_file_input", "offer_message", "offer_modal",
+        "offer_modal_submit", "offer_text", "offer_thumb", "offer_upload_more", "offer_view_solutions",
+        "refund_upload_error", "upload_remove"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
 
     async def open(self) -> None:
         """Click "View possible solutions" to show the offer."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -32,6 +33,12 @@ class AfterSubmit(StrEnum):
 
 class LoginPage(PortalPage):
     """The portal's sign-in page (`pages.login` of the pack)."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "login_continue", "login_email", "login_error", "login_password", "login_submit",
+        "verify_code_input"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
 
     async def submit_password(self, email: str, password: str) -> datetime:
         """Fill email and password (revealing the password field in the email-first variant)
@@ -78,6 +85,11 @@ class LoginPage(PortalPage):
 
 class VerifyPage(PortalPage):
     """The verification step after a right password: an emailed code or an authenticator code."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "verify_code_input", "verify_error", "verify_submit", "verify_totp_hint"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
 
     async def wants_authenticator(self) -> bool:
         """True when the page asks for the authenticator-app code rather than a mailed one."""

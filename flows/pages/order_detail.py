@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import ClassVar
 
 from playwright.async_api import Locator, Page
 
@@ -15,6 +16,12 @@ from flows.pages.base import PortalPage
 
 class OrderDetailPage(PortalPage):
     """`pages.order_detail` of the pack."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "detail_info_row", "detail_item", "detail_status", "detail_status_note", "detail_view_refund",
+        "item_refund_button", "refund_first_modal", "refund_first_modal_continue"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
 
     async def open(self, order_id: str) -> None:
         """Load the detail page of `order_id`; OrderNotFoundError when the portal does not know it."""

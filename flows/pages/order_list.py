@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -30,6 +31,13 @@ class OrderCard:
 
 class OrderListPage(PortalPage):
     """The My Orders list (`pages.order_list` of the pack)."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "card_details_link", "card_info", "card_item_name", "card_status", "card_store", "card_total",
+        "order_card", "order_card_with_id", "orders_more", "orders_root", "orders_search_button",
+        "orders_search_input"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
 
     async def open(self) -> None:
         """Load My Orders."""

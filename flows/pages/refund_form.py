@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import ClassVar
 
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -25,6 +26,14 @@ class FormState(StrEnum):
 
 class RefundFormPage(PortalPage):
     """`pages.refund_form` of the pack."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "page_alert", "refund_amount", "refund_confirm", "refund_description", "refund_file_input",
+        "refund_form_error", "refund_next", "refund_reason_option", "refund_reason_select",
+        "refund_status_line", "refund_submit", "refund_thumb", "refund_type_option",
+        "refund_upload_error", "upload_remove"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
 
     async def state(self) -> FormState:
         """Wait for the tab to show a request's status line, the form, or a refusal."""

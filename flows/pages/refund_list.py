@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from bot.errors_playwright import playwright_errors
 from bot.models import RefundStatus
 from flows.pages.base import PortalPage
@@ -9,6 +11,11 @@ from flows.pages.base import PortalPage
 
 class RefundListPage(PortalPage):
     """`pages.refund_list` of the pack."""
+
+    REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "refund_card_status", "refund_card_with_id", "refund_list_root"
+    })
+    """Locator keys this page object uses (checked when a pack loads)."""
 
     async def open(self) -> None:
         """Load the list; LocatorMissingError when the page has no list (e.g. it changed)."""
