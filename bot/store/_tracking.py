@@ -127,8 +127,11 @@ class TrackingRepository(RepoBase):
         event: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> CaseTracking | None:
-        """Set the case's next deadline (`kind`, `at`; both None clear it) and, when given,
-        its `check_due_at`; with `event`, append an event of that kind (state unchanged).
+        """Set the case's next deadline (`kind`, `at`; both None clear it) and, when given, its
+        `check_due_at`: a time not after now is always written (so a check already running keeps
+        it, see :meth:`schedule_checks`); a later one only brings the check forward, never
+        postpones one already due (e.g. asked for by a mail); with `event`, append an event of
+        that kind (state unchanged).
 
         With `expected_kind`, nothing is written and None is returned unless the case's current
         `deadline_kind` equals it (another sweep got there first). Raises UnknownCaseError.
@@ -140,7 +143,9 @@ class TrackingRepository(RepoBase):
                 return None
             row.deadline_kind = kind
             row.deadline_at = at
-            if check_due_at is not None:
+            if check_due_at is not None and (
+                check_due_at <= now or row.check_due_at is None or row.check_due_at > check_due_at
+            ):  # due now: always written (a running check keeps it); a later one never postpones
                 row.check_due_at = check_due_at
             row.updated_at = now
             if event is not None:

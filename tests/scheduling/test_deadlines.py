@@ -86,3 +86,20 @@ def test_cases_with_an_outcome_are_not_swept(store: Store, settings: Settings, c
     report = sweep(store, settings, clock)
     assert report.checks_requested == [] and report.expired == [] and report.started == []
     assert store.cases.get(case.id).state is CaseState.APPROVED
+
+
+def test_a_deadline_never_postpones_a_check_a_mail_asked_for(
+    store: Store, settings: Settings, clock: FrozenClock
+) -> None:
+    """A mail rang the doorbell (check due now) before the sweep set the first deadline: the
+    deadline's later first check must not push the asked-for check back (the case would wait
+    for the page until then although the outcome is already there)."""
+    case = submit(store, cancel_case(store, settings))
+    clock.advance(minutes=1)
+    store.tracking.request_check(case.id, detail={"source": "mail"})
+    asked = store.tracking.tracking(case.id).check_due_at
+    assert asked == clock.now
+    clock.advance(minutes=3)
+    tracking = set_initial_deadline(store, settings, case)
+    assert tracking is not None and tracking.deadline_kind == "cancel_window"
+    assert store.tracking.tracking(case.id).check_due_at == asked
