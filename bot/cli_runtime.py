@@ -155,9 +155,7 @@ async def check_amount(
         return check_refund_amount(
             amount, currency, card.total, order_id=order_id, total_text=card.total_text or ""
         )
-    except CurrencyMismatchError as exc:
-        raise AmountError(f"{exc.message}; nothing was written", **exc.context) from None
-    except AmountError as exc:
+    except (CurrencyMismatchError, AmountError) as exc:  # at intake both are bad input
         raise AmountError(f"{exc.message}; nothing was written", **exc.context) from None
 
 

@@ -113,6 +113,8 @@ class _Rules:
         )
 
     def recognised(self, signal: MailSignal | None) -> bool:
+        """True when `signal` comes from a rule of this pack or is a login code; False for no
+        signal and for one that only says "portal mail" without a rule behind it."""
         return signal is not None and (signal.kind == LOGIN_CODE or signal.kind in self.rule_events)
 
 
@@ -242,12 +244,6 @@ class MailPoller:
             rules = self._rules[portal] = _Rules.of(pack, self.settings)
         return rules
 
-    def recognised(self, signal: MailSignal | None, portal: str | None = None) -> bool:
-        """True when `signal` comes from a rule of `portal`'s pack (default: `settings.portal`)
-        or is a login code; False for no signal and for a signal that only says "portal mail"
-        without a rule behind it."""
-        return self._rules_of(portal or self.settings.portal).recognised(signal)
-
     def reclassify(self, account_name: str | None = None) -> list[Reclassified]:
         """Run the current pack over the kept unrecognised mails (of `account_name`, or all) and
         apply each one it now recognises, once (:meth:`bot.store.MailApplyRepository.apply_reclassified`:
@@ -343,13 +339,13 @@ class MailPoller:
             else:
                 key = message_key(message)
                 signal = rules.classifier.classify(message, account=account)
+                portal_sender = rules.classifier.is_portal_sender(message, account=account)
                 if signal is not None:
                     classification = signal.kind
-                elif rules.classifier.is_portal_sender(message, account=account):
+                elif portal_sender:
                     classification = "unrecognised"
                 else:
                     classification = "not_portal"
-                portal_sender = rules.classifier.is_portal_sender(message, account=account)
                 if not rules.recognised(signal) and portal_sender:
                     keep = self._keep(message, mail.raw, signal, rules)
         plan = self._plan(signal, mail.uid, trusted) if signal is not None else None
