@@ -31,7 +31,7 @@ from bot.errors import AmountError, CurrencyMismatchError, LeaseLostError, Sched
 from bot.heartbeat import heartbeat
 from bot.mail.codes import ImapCodeSource
 from bot.models import Case
-from bot.store import Store
+from bot.store import LockHolder, Store
 from flows.money import check_refund_amount
 from flows.orders import find_order
 from flows.pack import Pack
@@ -44,13 +44,18 @@ def worker_id(prefix: str = "cli") -> str:
     return f"{prefix}-{socket.gethostname()}-{os.getpid()}"
 
 
+def _live_holder(store: Store, name: str | None = None) -> LockHolder | None:
+    """Who holds the lock `name` (default: the scheduler's) now; None when nobody does or the
+    holder's claim has run out."""
+    holder = store.scheduler_lock.holder() if name is None else store.scheduler_lock.holder(name)
+    if holder is None or _aware(holder.expires_at) <= datetime.now(UTC):
+        return None
+    return holder
+
+
 def service_running(store: Store) -> bool:
     """True when a scheduler (`recoup run`) holds the store's lock and it has not expired."""
-    holder = store.scheduler_lock.holder()
-    if holder is None:
-        return False
-    expires = holder.expires_at if holder.expires_at.tzinfo else holder.expires_at.replace(tzinfo=UTC)
-    return expires > datetime.now(UTC)
+    return _live_holder(store) is not None
 
 
 @dataclass
@@ -180,8 +185,8 @@ def account_busy_with(store: Store, account_name: str, owner: str) -> str | None
     for case in store.cases.leased():
         if case.account == account_name and case.lease_owner != owner:
             return f"case {case.id} {case.state.value}"
-    holder = store.scheduler_lock.holder(ACCOUNT_LOCK_PREFIX + account_name)
-    if holder is not None and holder.owner != owner and _aware(holder.expires_at) > datetime.now(UTC):
+    holder = _live_holder(store, ACCOUNT_LOCK_PREFIX + account_name)
+    if holder is not None and holder.owner != owner:
         return f"another command ({holder.owner}) is using it"
     return None
 

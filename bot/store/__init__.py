@@ -16,6 +16,7 @@ from bot.store._outbox import OutboxMessage
 from bot.store._reporting import CaseReportRow, WebhookSummary
 from bot.store._repository import CaseRepository
 from bot.store._retry import RetryPolicy
+from bot.store._scheduler_lock import LockHolder
 from bot.store._store import Store
 from bot.store._unrecognised import KeptMail, OpenCaseRef, UnrecognisedMail
 
@@ -27,6 +28,7 @@ __all__ = [
     "Clock",
     "EffectPlanner",
     "KeptMail",
+    "LockHolder",
     "OpenCase",
     "OpenCaseRef",
     "OutboxMessage",
