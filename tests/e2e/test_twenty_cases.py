@@ -127,6 +127,10 @@ def test_twenty_cases_to_their_final_state(mail_server: MailServer, tmp_path: Pa
         env = service_env(sb, mail_server, data, RECOUP_MAX_CONCURRENCY="2", RECOUP_DISPUTE_SHARE_CAP="1.0",
                           RECOUP_WEBHOOK_URL=receiver.url, RECOUP_WEBHOOK_SECRET=SECRET,
                           RECOUP_OUTBOX_INTERVAL_SECONDS="1", RECOUP_STATUS_POLL_INTERVAL_SECONDS="2",
+                          # The sandbox clock runs 30 min per quarter second, so a page that is read
+                          # just before the seller's decision lands is read again within a minute
+                          # (not the real-time 15 min) after the mail's check found nothing new.
+                          RECOUP_STATUS_CHECK_NEW_MINUTES="1",
                           **secrets)
         service = Service(env, tmp_path / "service.log")
         service.start()
