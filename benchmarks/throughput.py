@@ -73,10 +73,10 @@ from loguru import logger
 from benchmarks.flows import png_bytes
 from benchmarks.proctree import TreeSampler
 from bot.cases import create_case
-from bot.cli_runtime import runtime
 from bot.config import Settings
 from bot.errors import RecoupError
 from bot.models import Account, Case, CaseKind, NewCase, RefundType
+from bot.runtime import open_runtime
 from bot.states import CaseState
 from bot.store import Store
 from sandbox.mailserver import DOVECOT, MailServer, MailServerError
@@ -368,7 +368,7 @@ async def poll_page_loads(
     name = planned[0].account
     by_kind = {kind: [c for c in store.cases.list_cases(account=name, kind=kind)] for kind in CaseKind}
     polls: list[dict[str, Any]] = []
-    async with runtime(settings, store) as rt:
+    async with open_runtime(settings, store) as rt:
         before = _loads(sb, email)
         await rt.engine.check_account(name, by_kind[CaseKind.CANCEL][:1])
         after = _loads(sb, email)

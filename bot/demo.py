@@ -6,7 +6,7 @@
    its order count (the dispute-share cap needs it); Dora's order list is behind a slider.
 4. Queues about 20 cases: cancellations and refunds with generated PNG evidence, one account in
    German, one case that meets the slider challenge.
-5. Runs the real scheduler service (:func:`bot.cli_service.serve`) until every case is filed,
+5. Runs the real scheduler service (:func:`bot.cli.service.serve`) until every case is filed,
    then moves the sandbox clock forward through its admin API, asking for status checks after
    each step, until every case is final (or approved, for a cancellation) or waits for a human.
 6. Prints a summary table and the HTML report of each case.
@@ -38,19 +38,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from bot.browser import BrowserManager
 from bot.cases import create_case
-from bot.cli_common import ExitCode, configure_logging, opened_store, state_style
-from bot.cli_demo_sandbox import SandboxProcess
-from bot.cli_runtime import make_engine, runtime
+from bot.cli.common import ExitCode, configure_logging, opened_store, state_style
 from bot.config import Settings, use_private_umask
 from bot.display import line, shown
 from bot.errors import ConfigError, RecoupError
 from bot.models import Account, Case, CaseKind, NewCase, RefundType
+from bot.runtime import Runtime, open_runtime
 from bot.secrets import env_ref_for
 from bot.states import FILING_STATES, STATUS_CHECK_STATES, CaseState, is_final
 from bot.store import Store
-from flows.registry import PackRegistry
+from sandbox.process import SandboxProcess
 from sandbox.scenario import Order
 
 CLOCK_STEPS_S = (7200, 270000, 172800, 172800)
@@ -317,10 +315,10 @@ async def _demo(
 
 async def _sign_in(console: Console, settings: Settings, store: Store, names: list[str]) -> None:
     """Sign every account in once, two at a time, and record its order count."""
-    from bot.cli_accounts import login_and_count
+    from bot.cli.accounts import login_and_count
 
     gate = asyncio.Semaphore(settings.max_concurrency)
-    async with runtime(settings, store) as rt:
+    async with open_runtime(settings, store) as rt:
 
         async def one(name: str) -> Text:
             async with gate:
@@ -337,7 +335,7 @@ async def _sign_in(console: Console, settings: Settings, store: Store, names: li
 @asynccontextmanager
 async def _service(settings: Settings, store: Store) -> AsyncIterator[asyncio.Task[None]]:
     """The scheduler service (`recoup run`'s core) as a task, stopped cleanly on the way out."""
-    from bot.cli_service import serve
+    from bot.cli.service import serve
 
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, store, stop, grace_seconds=30))
@@ -443,7 +441,7 @@ def _summary(console: Console, store: Store, settings: Settings) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("outcome", overflow="ellipsis", no_wrap=True, max_width=70)
     reports: list[str] = []
-    engine = make_engine(settings, store, BrowserManager(settings), PackRegistry(settings))
+    engine = Runtime.build(settings, store).engine  # reports only: no browser is launched
     for case in store.cases.list_cases():
         table.add_row(
             str(case.id),

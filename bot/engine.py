@@ -53,7 +53,7 @@ from bot.failpoints import failpoint
 from bot.models import Account, Case, CaseKind, NewEvidence, RefundType
 from bot.outcomes import Verdict, judge
 from bot.report import ReportCase, render_case_report
-from bot.secrets import resolve_secret
+from bot.sessions import SessionOpener
 from bot.states import CaseState
 from bot.store import Store
 from flows.cancel import cancel_order
@@ -67,7 +67,6 @@ from flows.refund import RefundRequest, request_refund
 from flows.registry import PackRegistry
 from flows.results import OrderState
 from flows.scan import count_orders, scan_statuses
-from flows.session import with_session
 
 Clock = Callable[[], datetime]
 
@@ -101,6 +100,8 @@ class Engine:
         self.packs = pack if isinstance(pack, PackRegistry) else PackRegistry.of(settings, pack)
         """Packs by portal: each account's cases run with its own portal's pack."""
         self.code_source = code_source
+        self.sessions = SessionOpener(settings, browser, self.packs, code_source)
+        """Opens every signed-in portal session this engine drives."""
         self.clock = clock
         self.offer_policy = offer_policy or OfferPolicy()
 
@@ -110,28 +111,8 @@ class Engine:
         return self.settings.evidence_dir / f"case-{case_id}"
 
     def credentials(self, account: Account) -> Credentials:
-        """Resolve the account's secret references at the moment of use (never stored).
-        Raises SecretMissingError (a ConfigError) naming the first reference that resolves to
-        nothing."""
-        secrets_file, strict = self.settings.secrets_file, self.settings.strict_secrets
-
-        def secret(ref: str | None) -> str | None:
-            return resolve_secret(ref, secrets_file=secrets_file, strict=strict) if ref else None
-
-        password = secret(account.password_ref)
-        assert password is not None
-        return Credentials(
-            email=account.email,
-            password=password,
-            totp_secret=secret(account.totp_ref),
-            mailbox_user=account.mailbox_user or (account.email if account.mailbox_password_ref else None),
-            mailbox_password=secret(account.mailbox_password_ref),
-            locale=account.locale,
-        )
-
-    @staticmethod
-    def _secrets_of(creds: Credentials) -> list[str]:
-        return [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
+        """The account's resolved credentials (:meth:`bot.sessions.SessionOpener.credentials`)."""
+        return self.sessions.credentials(account)
 
     # ---- running one case -----------------------------------------------------------------
     async def run_case(self, case: Case, worker: str) -> CaseState:
@@ -146,17 +127,9 @@ class Engine:
         case_dir = self.case_dir(case.id)
         recorder = EvidenceRecorder(case_dir, clock=self.clock)
         try:
-            env = self.packs.env(account.portal, evidence=recorder)
-            creds = self.credentials(account)
             self._record_inputs(case, recorder)
-            async with self.browser.session(
-                account.name, trace_dir=case_dir, secrets=self._secrets_of(creds)
-            ) as context:
-                page = await context.new_page()
-                state = await with_session(
-                    page, env, creds, lambda: self._submit(page, env, case, worker),
-                    code_source=self.code_source,
-                )
+            async with self.sessions.open(account, evidence=recorder, trace_dir=case_dir) as session:
+                state = await session.run(lambda: self._submit(session.page, session.env, case, worker))
         except AlreadyRequestedError as exc:
             state = await self._already_requested(case, worker, exc)
         except RecoupError as exc:
@@ -338,10 +311,6 @@ class Engine:
         return render_case_report(report_case, items, case_dir)
 
     # ---- status checks --------------------------------------------------------------------
-    def _scan_env(self, portal: str) -> FlowEnv:
-        """Flows outside a case keep no evidence; challenge screenshots go to the data folder."""
-        return self.packs.env(portal, shots_dir=self.settings.data_dir / "screenshots")
-
     async def check_account(self, account_name: str, cases: list[Case]) -> CheckResult:
         """Read the portal status of `cases` (all of one account) in one session and move each
         case by what the page shows. Counter-proposals are answered by the offer policy.
@@ -350,25 +319,22 @@ class Engine:
         back off; cases are left untouched then.
         """
         account = await asyncio.to_thread(self.store.accounts.get, account_name)
-        creds = self.credentials(account)
-        env = self._scan_env(account.portal)
         order_ids = [c.order_id for c in cases]
         refund_ids = [c.order_id for c in cases if c.kind is CaseKind.REFUND]
         moved: dict[int, CaseState] = {}
-        async with self.browser.session(account.name, secrets=self._secrets_of(creds)) as context:
-            page = await context.new_page()
+        async with self.sessions.open(account) as session:
 
             async def scan() -> dict[str, OrderState | None]:
-                return await scan_statuses(page, env, order_ids, refund_ids=refund_ids)
+                return await scan_statuses(session.page, session.env, order_ids, refund_ids=refund_ids)
 
-            seen_by_order = await with_session(page, env, creds, scan, code_source=self.code_source)
+            seen_by_order = await session.run(scan)
             for case in cases:
                 seen = seen_by_order.get(case.order_id)
                 if seen is None:
                     continue
                 state = await self._apply_verdict(case, judge(case, seen), seen)
                 if state is CaseState.COUNTER_OFFER:
-                    state = await self._answer_offer(page, creds, case, account.portal)
+                    state = await self._answer_offer(session.page, case, account.portal)
                 moved[case.id] = state
         return CheckResult(account_name, {c.id: seen_by_order.get(c.order_id) for c in cases}, moved)
 
@@ -377,15 +343,8 @@ class Engine:
         the dispute-share cap needs before a refund case may be created. Raises the flows'
         typed errors (challenge, login, portal unavailable)."""
         account = await asyncio.to_thread(self.store.accounts.get, account_name)
-        creds = self.credentials(account)
-        env = self._scan_env(account.portal)
-        async with self.browser.session(account.name, secrets=self._secrets_of(creds)) as context:
-            page = await context.new_page()
-
-            async def count() -> int:
-                return await count_orders(page, env)
-
-            total = await with_session(page, env, creds, count, code_source=self.code_source)
+        async with self.sessions.open(account) as session:
+            total = await session.run(lambda: count_orders(session.page, session.env))
         await asyncio.to_thread(self.store.tracking.set_orders_seen, account_name, total)
         logger.info("account {}: {} orders on the portal", account_name, total)
         return total
@@ -409,7 +368,7 @@ class Engine:
         await asyncio.to_thread(self.write_report, case.id)
         return updated.state
 
-    async def _answer_offer(self, page: Page, creds: Credentials, case: Case, portal: str) -> CaseState:
+    async def _answer_offer(self, page: Page, case: Case, portal: str) -> CaseState:
         """Answer a counter-proposal by policy; a failure parks the case for a human."""
         recorder = EvidenceRecorder(self.case_dir(case.id), clock=self.clock)
         env = self.packs.env(portal, evidence=recorder)

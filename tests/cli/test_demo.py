@@ -22,10 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.cli_demo_sandbox import SCENARIOS, SandboxProcess
 from bot.demo import PLAN, run_demo
 from bot.outbox import verify_signature
 from bot.store import Store
+from sandbox.process import SCENARIOS, SandboxProcess
 from sandbox.scenario import load_scenario
 from tests.fixtures.leaks import blobs, byte_hits, ocr_available, ocr_texts, squeeze
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-import bot.cli_orders
+import bot.cli.orders
 import bot.deadlines
 import bot.dispatcher
 import bot.outcomes
 import bot.states
 import bot.store._base
-from bot.cli_common import STATE_CODES, STATE_STYLES, ExitCode, state_style
+from bot.cli.common import STATE_CODES, STATE_STYLES, ExitCode, state_style
 from bot.report import render_case_report, state_label
 from bot.states import (
     CLAIMABLE_STATES,
@@ -72,6 +72,6 @@ def test_the_modules_that_use_a_set_take_it_from_bot_states() -> None:
     assert bot.outcomes.TRACKED_STATES is bot.states.TRACKED_STATES
     assert bot.deadlines.SWEPT_STATES is bot.states.SWEPT_STATES
     assert bot.dispatcher.STATUS_CHECK_STATES is bot.states.STATUS_CHECK_STATES
-    assert bot.cli_orders.OPEN_STATES is bot.states.OPEN_STATES
+    assert bot.cli.orders.OPEN_STATES is bot.states.OPEN_STATES
     assert bot.store._base.OUTCOME_STATES is bot.states.OUTCOME_STATES
     assert bot.store._base.ERROR_KEEPING_STATES is bot.states.ERROR_KEEPING_STATES

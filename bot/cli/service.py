@@ -19,8 +19,7 @@ from typing import Annotated
 import typer
 
 from bot.browser import BrowserManager
-from bot.cli_common import CliState, ExitCode, Out, configure_logging, load_settings, opened_store
-from bot.cli_runtime import runtime, worker_id
+from bot.cli.common import ExitCode, Out, configure_logging, opened_store, opening
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.display import line
@@ -28,6 +27,7 @@ from bot.errors import InputError
 from bot.mail.poller import MailPoller
 from bot.models import parse_order_id
 from bot.outbox import deliver_due
+from bot.runtime import open_runtime, worker_id
 from bot.scheduler import RecoupScheduler
 from bot.store import Store
 from flows.check import CheckReport, check_selectors, render_report
@@ -35,16 +35,12 @@ from flows.check_page import PAGE_KINDS, PageCheck, check_saved_page, read_saved
 from flows.registry import PackRegistry
 
 
-def _state(ctx: typer.Context) -> CliState:
-    return ctx.obj if isinstance(ctx.obj, CliState) else CliState()
-
-
 async def serve(
     settings: Settings, store: Store, stop: asyncio.Event, *, grace_seconds: float, on_started: object = None
 ) -> None:
     """Run the scheduler until `stop` is set, then shut down cleanly (see the module docstring).
     Raises SchedulerLockedError when another live scheduler holds the lock."""
-    async with runtime(settings, store) as rt:
+    async with open_runtime(settings, store) as rt:
         dispatcher = Dispatcher(store, rt.engine, settings, store.clock, worker_id("run"), checker=rt.engine)
         poller = MailPoller(store, rt.packs, settings, store.clock, on_case_moved=rt.engine.write_report)
         outbox = (
@@ -67,30 +63,28 @@ def run(
     ] = 60.0,
 ) -> None:
     """Run the scheduler service until SIGTERM or Ctrl-C (one per store)."""
-    out = Out(False)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        log_file = configure_logging(settings, verbose=_state(ctx).verbose)
-        with opened_store(settings) as store:
+    with opening(ctx, store="create") as cmd:
+        out, settings, store = cmd.out, cmd.settings, cmd.store
+        log_file = cmd.log_file
 
-            async def main() -> None:
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.add_signal_handler(sig, stop.set)
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
 
-                def started(_: object) -> None:
-                    out.err.print(
-                        line(
-                            f"recoup run: scheduler started on {settings.resolved_database_url} "
-                            f"(log {log_file}); SIGTERM or Ctrl-C stops it"
-                        )
+            def started(_: object) -> None:
+                out.err.print(
+                    line(
+                        f"recoup run: scheduler started on {settings.resolved_database_url} "
+                        f"(log {log_file}); SIGTERM or Ctrl-C stops it"
                     )
+                )
 
-                await serve(settings, store, stop, grace_seconds=grace, on_started=started)
+            await serve(settings, store, stop, grace_seconds=grace, on_started=started)
 
-            asyncio.run(main())
-        out.err.print(line("recoup run: stopped cleanly"))
+        asyncio.run(main())
+    out.err.print(line("recoup run: stopped cleanly"))
 
 
 def sandbox(
@@ -130,9 +124,8 @@ def selectors_check(
     """Check the selector pack: it loads and validates; with --account, every locator is tried on
     the portal's pages; with --page FILE --as KIND, on a page you saved (served from 127.0.0.1,
     nothing else reached). Exit 3 when a required locator found nothing (the portal changed)."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
+    with opening(ctx, as_json, store=None) as cmd:
+        out, settings = cmd.out, cmd.settings
         if page is not None or page_kind is not None:
             _check_page_command(out, settings, account, page, page_kind, scripts)
             return
@@ -147,7 +140,7 @@ def selectors_check(
         order = parse_order_id(order) if order is not None else None
         refund_order = parse_order_id(refund_order) if refund_order is not None else None
         with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
+            configure_logging(settings, verbose=cmd.verbose)
             report = asyncio.run(_check_live(settings, store, account, order, refund_order))
         out.data(
             {**dataclasses.asdict(report), "failed": report.failed},
@@ -184,18 +177,14 @@ async def _check_saved(settings: Settings, page: Path, kind: str, scripts: bool)
 async def _check_live(
     settings: Settings, store: Store, account_name: str, order: str | None, refund_order: str | None
 ) -> CheckReport:
-    async with runtime(settings, store) as rt:
+    async with open_runtime(settings, store) as rt:
         account = await asyncio.to_thread(store.accounts.get, account_name)
-        creds = rt.engine.credentials(account)
-        env = rt.packs.env(account.portal, shots_dir=settings.data_dir / "screenshots")
-        secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
-        async with rt.browser.session(account.name, secrets=secrets) as context:
-            page = await context.new_page()
+        async with rt.portal_session(account) as session:
             return await check_selectors(
-                page,
-                env,
-                creds,
+                session.page,
+                session.env,
+                session.creds,
                 order_id=order,
                 refund_order_id=refund_order,
-                code_source=rt.engine.code_source,
+                code_source=session.code_source,
             )

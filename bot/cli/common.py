@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from loguru import logger
@@ -298,3 +298,57 @@ STATE_STYLES: dict[CaseState, str] = {
 def state_style(state: CaseState) -> str:
     """Rich colour for a state in tables."""
     return STATE_STYLES[state]
+
+
+# ---- the shared opening of a command ------------------------------------------------------
+StoreMode = Literal["create", "existing"]
+"""How a command opens the store: "create" makes the database when there is none; "existing"
+refuses a data folder without one (InputError, nothing written)."""
+
+
+def cli_state(ctx: typer.Context) -> CliState:
+    """What the root command collected (defaults when a command runs without it)."""
+    return ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+
+
+@dataclass
+class Command:
+    """What :func:`opening` gives a command: its output, settings and (when asked) store."""
+
+    out: Out
+    settings: Settings
+    verbose: bool
+    opened: Store | None = None
+    log_file: Path | None = None
+    """The log file (set when the command opened a store)."""
+
+    @property
+    def store(self) -> Store:
+        """The store the command opened (a bug to ask for it in a command that opened none)."""
+        if self.opened is None:
+            raise RuntimeError("this command opened no store")
+        return self.opened
+
+
+@contextmanager
+def opening(
+    ctx: typer.Context,
+    as_json: bool = False,
+    *,
+    store: StoreMode | None = "existing",
+    overrides: dict[str, Any] | None = None,
+) -> Iterator[Command]:
+    """The opening every command shares: output (`--json` or for a person), settings (with
+    `overrides`), then — unless `store` is None — the store and the log file. A RecoupError
+    (or Ctrl-C) raised inside becomes ONE message and its exit code (:meth:`Out.errors`); the
+    store is closed first."""
+    out = Out(as_json)
+    with out.errors():
+        state = cli_state(ctx)
+        settings = load_settings(state, **(overrides or {}))
+        if store is None:
+            yield Command(out, settings, state.verbose)
+            return
+        with opened_store(settings, create=store == "create") as opened:
+            log_file = configure_logging(settings, verbose=state.verbose)
+            yield Command(out, settings, state.verbose, opened, log_file)

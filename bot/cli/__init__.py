@@ -1,8 +1,8 @@
 """`recoup`: the operator's command line (Typer). Also `python -m bot`.
 
-Commands live in small modules: accounts (bot/cli_accounts.py), cancel / refund / status /
-evidence (bot/cli_orders.py), cases (bot/cli_cases.py), mail (bot/cli_mail.py), run / sandbox / selectors
-(bot/cli_service.py), demo (bot/demo.py). Exit codes: see :class:`bot.cli_common.ExitCode`.
+Commands live in small modules: accounts (bot/cli/accounts.py), cancel / refund / status /
+evidence (bot/cli/orders.py), cases (bot/cli/cases.py), mail (bot/cli/mail.py), run / sandbox / selectors
+(bot/cli/service.py), demo (bot/demo.py). Exit codes: see :class:`bot.cli.common.ExitCode`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ from typing import Annotated
 
 import typer
 
-from bot import cli_accounts, cli_cases, cli_mail, cli_orders, cli_service
-from bot.cli_common import EXIT_CODES_HELP, CliState
+from bot.cli import accounts as cli_accounts
+from bot.cli import cases as cli_cases
+from bot.cli import mail as cli_mail
+from bot.cli import orders as cli_orders
+from bot.cli import service as cli_service
+from bot.cli.common import EXIT_CODES_HELP, CliState
 from bot.config import use_private_umask
 
 HELP = (

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bot.cli_common import CliState, ExitCode, JsonOpt, Out, configure_logging, load_settings, opened_store
+from bot.cli.common import ExitCode, JsonOpt, opening
 from bot.config import Settings
 from bot.display import line, shown
 from bot.errors import InputError, RecoupError
@@ -42,10 +42,6 @@ app = typer.Typer(
 AccountOpt = Annotated[str | None, typer.Option(help="Only this account.")]
 
 
-def _state(ctx: typer.Context) -> CliState:
-    return ctx.obj if isinstance(ctx.obj, CliState) else CliState()
-
-
 def _when(mail: UnrecognisedMail) -> str:
     at = mail.mail.received_at or mail.mail.sent_at
     return at.strftime("%Y-%m-%d %H:%M") if at else "-"
@@ -59,13 +55,11 @@ def unrecognised(
     as_json: JsonOpt = False,
 ) -> None:
     """List the portal mails that matched no rule (subject, date, order ids) and count them."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings) as store:
-            if account is not None:
-                store.accounts.get(account)
-            mails = store.unrecognised.list_kept(account=account, pending_only=not all_)
+    with opening(ctx, as_json, store="create") as cmd:
+        out, store = cmd.out, cmd.store
+        if account is not None:
+            store.accounts.get(account)
+        mails = store.unrecognised.list_kept(account=account, pending_only=not all_)
         pending = sum(1 for m in mails if m.resolved_at is None)
         payload = {"count": len(mails), "pending": pending, "mails": [m.as_dict() for m in mails]}
 
@@ -95,16 +89,13 @@ def unrecognised(
 @app.command("reclassify")
 def reclassify(ctx: typer.Context, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
     """Run the current pack over the kept unrecognised mails; apply what now matches, once."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
-        packs = PackRegistry(settings)
-        packs.get(settings.portal)
-        with opened_store(settings) as store:
-            poller = MailPoller(store, packs, settings)
-            changed = poller.reclassify(account)
-            left = len(store.unrecognised.list_kept(account=account, pending_only=True))
+    with opening(ctx, as_json, store="create") as cmd:
+        out, store = cmd.out, cmd.store
+        packs = PackRegistry(cmd.settings)
+        packs.get(cmd.settings.portal)
+        poller = MailPoller(store, packs, cmd.settings)
+        changed = poller.reclassify(account)
+        left = len(store.unrecognised.list_kept(account=account, pending_only=True))
         payload = {
             "changed": [c.as_dict() for c in changed],
             "applied": len(changed),
@@ -259,9 +250,8 @@ def classify(
     as_json: JsonOpt = False,
 ) -> None:
     """Show what Recoup reads from saved mails: sender accepted and why, order ids, event, effect."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
+    with opening(ctx, as_json, store=None) as cmd:
+        out, settings = cmd.out, cmd.settings
         pack: Pack = PackRegistry(settings).default
         rules_spec = pack.model.email
         classifier = MailClassifier(rules_spec)

@@ -2,7 +2,7 @@
 
 Order of work, so that bad input never leaves anything behind: validate the input (order id,
 amount, reason against the pack, account, evidence files, duplicates); then hold the account
-(:func:`bot.cli_runtime.hold_account`: waits up to `account_wait_seconds` while another process
+(:func:`bot.oneoff.hold_account`: waits up to `account_wait_seconds` while another process
 runs one of its cases); then — for a refund, run now or `--queue` — read the order's total on the
 portal and refuse a larger amount (or a total in another currency), and only then create the case
 with :func:`bot.cases.create_case` (all or nothing). Then run it once, unless the service is
@@ -24,13 +24,14 @@ from typing import Any
 import typer
 
 from bot.cases import create_case
-from bot.cli_common import ExitCode, Out, case_dict, exit_code_for_run, state_style
-from bot.cli_runtime import Runtime, check_amount, hold_account, run_now, runtime, service_running
+from bot.cli.common import Command, ExitCode, Out, case_dict, exit_code_for_run, state_style
 from bot.config import Settings
 from bot.display import line, shown
 from bot.errors import InputError, PackError, PortalRefusalError, RecoupError
 from bot.evidence_input import check_evidence_with_settings
 from bot.models import Case, CaseKind, NewCase
+from bot.oneoff import check_amount, hold_account
+from bot.runtime import Runtime, open_runtime, service_running
 from bot.states import CaseState
 from bot.store import Store
 from flows.registry import PackRegistry
@@ -54,19 +55,11 @@ def validate(store: Store, settings: Settings, new: NewCase, evidence: Sequence[
         raise store.intake._duplicate(new, existing.id)
 
 
-def submit(
-    out: Out,
-    settings: Settings,
-    store: Store,
-    raw: dict[str, Any],
-    evidence: Sequence[Path],
-    *,
-    queue_only: bool,
-) -> None:
+def submit(cmd: Command, raw: dict[str, Any], evidence: Sequence[Path], *, queue_only: bool) -> None:
     """Validate, create and (normally) run the case; print the outcome; exit with its code."""
     new = NewCase.parse(raw)
-    validate(store, settings, new, evidence)
-    asyncio.run(_submit(out, settings, store, new, evidence, queue_only=queue_only))
+    validate(cmd.store, cmd.settings, new, evidence)
+    asyncio.run(_submit(cmd.out, cmd.settings, cmd.store, new, evidence, queue_only=queue_only))
 
 
 UNCHECKED = "the amount is checked against the order total right before the submit"
@@ -94,7 +87,7 @@ async def _submit(
         case = await asyncio.to_thread(create)
         report(out, case, None, ran=False, note=_approval(case) or "queued (--queue)")
         return
-    async with runtime(settings, store) as rt:
+    async with open_runtime(settings, store) as rt:
         wait = 0.0 if queue_only else settings.account_wait_seconds
         async with hold_account(store, settings, new.account, wait_seconds=wait, say=_say(out)) as hold:
             if not hold.held:
@@ -142,7 +135,7 @@ def _say(out: Out) -> Callable[[str], None]:
 async def run_and_report(out: Out, rt: Runtime, case_id: int) -> None:
     """Run a queued case once (the caller holds its account) and print how it ended (exits with
     its code; 8 when someone else held the case or its account after all)."""
-    outcome = await run_now(rt, case_id)
+    outcome = await rt.run_case(case_id)
     if not outcome.ran:
         report(out, outcome.case, None, ran=False, note=_queued_note(rt.store), code=ExitCode.QUEUED)
         return
@@ -192,9 +185,10 @@ def report(
         raise typer.Exit(int(code))
 
 
-def run_existing(out: Out, settings: Settings, store: Store, case_id: int, *, queue_only: bool) -> None:
+def run_existing(cmd: Command, case_id: int, *, queue_only: bool) -> None:
     """Run a case that is queued now (after approve / retry), unless the service runs it; a busy
     account is waited for like in :func:`submit` (exit 8 when it stays busy)."""
+    out, settings, store = cmd.out, cmd.settings, cmd.store
     case = store.cases.get(case_id)
     if queue_only or service_running(store) or case.state is not CaseState.QUEUED:
         report(
@@ -208,7 +202,7 @@ def run_existing(out: Out, settings: Settings, store: Store, case_id: int, *, qu
 
     async def go() -> None:
         async with (
-            runtime(settings, store) as rt,
+            open_runtime(settings, store) as rt,
             hold_account(
                 store, settings, case.account, wait_seconds=settings.account_wait_seconds, say=_say(out)
             ) as hold,

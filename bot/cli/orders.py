@@ -11,31 +11,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bot.cli_common import (
-    CliState,
-    JsonOpt,
-    Out,
-    case_dict,
-    configure_logging,
-    load_settings,
-    opened_store,
-    state_style,
-)
-from bot.cli_runtime import runtime, service_running
-from bot.cli_submit import submit
+from bot.cli.common import Command, JsonOpt, Out, case_dict, opening, state_style
+from bot.cli.submit import submit
 from bot.display import line, shown
 from bot.errors import AmountError, InputError, UnknownCaseError
 from bot.evidence import check_manifest
 from bot.models import Case, CaseKind, NewCase, RefundType, normalize_order_id
 from bot.report import bundle_case
+from bot.runtime import Runtime, open_runtime, service_running
 from bot.states import OPEN_STATES, STATUS_CHECK_STATES
 from flows.money import parse_amount
 
 QueueOpt = Annotated[bool, typer.Option("--queue", help="Only queue the case; do not run it now.")]
-
-
-def _state(ctx: typer.Context) -> CliState:
-    return ctx.obj if isinstance(ctx.obj, CliState) else CliState()
 
 
 def cancel(
@@ -48,20 +35,12 @@ def cancel(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel an order: run it now and print the outcome (queued instead while `recoup run` runs)."""
-    out = Out(as_json)
-    with out.errors():
-        raw = {
-            "account": account,
-            "order_id": order,
-            "kind": CaseKind.CANCEL,
-            "reason": reason,
-            "message": comment,
-        }
+    raw = {"account": account, "order_id": order, "kind": CaseKind.CANCEL, "reason": reason,
+           "message": comment}  # fmt: skip
+    with Out(as_json).errors():
         NewCase.parse(raw)  # bad input is refused before anything exists on disk
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            submit(out, settings, store, raw, [], queue_only=queue)
+    with opening(ctx, as_json) as cmd:
+        submit(cmd, raw, [], queue_only=queue)
 
 
 class RefundKind(StrEnum):
@@ -99,8 +78,7 @@ def refund(
     as_json: JsonOpt = False,
 ) -> None:
     """Open a return/refund dispute with evidence: run it now and print the outcome."""
-    out = Out(as_json)
-    with out.errors():
+    with Out(as_json).errors():  # bad input is refused before anything exists on disk
         value, given_currency = _amount(amount)
         refund_type = RefundType.REFUND_ONLY if kind is RefundKind.refund else RefundType.RETURN_AND_REFUND
         raw = {
@@ -113,11 +91,9 @@ def refund(
             "amount": value,
             "currency": given_currency or currency.upper(),
         }
-        NewCase.parse(raw)  # bad input is refused before anything exists on disk
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            submit(out, settings, store, raw, evidence or [], queue_only=queue)
+        NewCase.parse(raw)
+    with opening(ctx, as_json) as cmd:
+        submit(cmd, raw, evidence or [], queue_only=queue)
 
 
 def _cases_table(out: Out, cases: list[Case]) -> None:
@@ -151,39 +127,35 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Where cases stand: of one order, of one account, or every open case."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            if account is not None:
-                store.accounts.get(account)
-            cases = store.cases.list_cases(
-                account=account, states=None if (order or account) else OPEN_STATES
-            )
-            if order is not None:
-                cases = [c for c in cases if c.order_id == normalize_order_id(order)]
-                if not cases:
-                    raise UnknownCaseError(f"no case for order {order}")
-            if refresh and cases:
-                _refresh(settings, store, cases)
-                cases = [store.cases.get(c.id) for c in cases]
-        out.data([case_dict(c) for c in cases], lambda: _cases_table(out, cases))
+    with opening(ctx, as_json) as cmd:
+        store = cmd.store
+        if account is not None:
+            store.accounts.get(account)
+        cases = store.cases.list_cases(account=account, states=None if (order or account) else OPEN_STATES)
+        if order is not None:
+            cases = [c for c in cases if c.order_id == normalize_order_id(order)]
+            if not cases:
+                raise UnknownCaseError(f"no case for order {order}")
+        if refresh and cases:
+            _refresh(cmd, cases)
+            cases = [store.cases.get(c.id) for c in cases]
+        cmd.out.data([case_dict(c) for c in cases], lambda: _cases_table(cmd.out, cases))
 
 
-def _refresh(settings: Any, store: Any, cases: list[Case]) -> None:
-
+def _refresh(cmd: Command, cases: list[Case]) -> None:
+    """Read the portal status of `cases` now, one session per account; while the service runs,
+    ask it for an early check instead (two processes never drive one account's browser)."""
     tracked = [c for c in cases if c.state in STATUS_CHECK_STATES]
-    if service_running(store):
+    if service_running(cmd.store):
         for case in tracked:
-            store.tracking.request_check(case.id, detail={"requested_by": "operator"})
+            cmd.store.tracking.request_check(case.id, detail={"requested_by": "operator"})
         return
     by_account: dict[str, list[Case]] = {}
     for case in tracked:
         by_account.setdefault(case.account, []).append(case)
 
     async def go() -> None:
-        async with runtime(settings, store) as rt:
+        async with open_runtime(cmd.settings, cmd.store) as rt:
             for name, group in by_account.items():
                 await rt.engine.check_account(name, group)
 
@@ -202,27 +174,20 @@ def evidence(
     as_json: JsonOpt = False,
 ) -> None:
     """A case's evidence: its folder and manifest check; `--html` the report, `--zip` the bundle."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            store.cases.get(case_id)
-            from bot.browser import BrowserManager
-            from bot.cli_runtime import make_engine
-            from flows.registry import PackRegistry
-
-            engine = make_engine(settings, store, BrowserManager(settings), PackRegistry(settings))
-            folder = engine.case_dir(case_id)
-            result: dict[str, Any] = {"case": case_id, "folder": str(folder)}
-            if not folder.is_dir() and not (html or zip_):
-                raise InputError(f"case {case_id} has no evidence yet (it has not run)")
-            # Always re-rendered: outcomes applied from mail or a status check change the case later.
-            result["report"] = str(engine.write_report(case_id))
-            checked = check_manifest(folder) if (folder / "manifest.json").exists() else []
-            result["problems"] = [str(p) for p in checked if p.kind != "extra"]  # extra: files outside it
-            if zip_:
-                result["bundle"] = str(bundle_case(folder))
+    with opening(ctx, as_json) as cmd:
+        out = cmd.out
+        cmd.store.cases.get(case_id)
+        engine = Runtime.build(cmd.settings, cmd.store).engine  # no browser is launched
+        folder = engine.case_dir(case_id)
+        result: dict[str, Any] = {"case": case_id, "folder": str(folder)}
+        if not folder.is_dir() and not (html or zip_):
+            raise InputError(f"case {case_id} has no evidence yet (it has not run)")
+        # Always re-rendered: outcomes applied from mail or a status check change the case later.
+        result["report"] = str(engine.write_report(case_id))
+        checked = check_manifest(folder) if (folder / "manifest.json").exists() else []
+        result["problems"] = [str(p) for p in checked if p.kind != "extra"]  # extra: files outside it
+        if zip_:
+            result["bundle"] = str(bundle_case(folder))
 
         def human() -> None:
             out.console.print(line(f"Case {case_id} evidence: {folder}"))

@@ -22,8 +22,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from rich.table import Table
 
 from bot.browser import session_file_name
-from bot.cli_common import CliState, JsonOpt, Out, configure_logging, load_settings, opened_store
-from bot.cli_runtime import Runtime, runtime, service_running
+from bot.cli.common import Command, JsonOpt, configure_logging, opened_store, opening
 from bot.display import line, shown
 from bot.errors import (
     ChallengeRequiredError,
@@ -33,6 +32,7 @@ from bot.errors import (
     SecretMissingError,
 )
 from bot.models import Account
+from bot.runtime import Runtime, open_runtime, service_running
 from bot.secrets import REF_FORM, env_ref_for, resolve_secret, validate_secret_ref
 from flows.login import log_in
 from flows.pages.base import PortalPage
@@ -42,11 +42,6 @@ from flows.scan import count_orders
 T = TypeVar("T")
 
 app = typer.Typer(help="Portal accounts and their secret references.", no_args_is_help=True)
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state = ctx.obj
-    return state if isinstance(state, CliState) else CliState()
 
 
 def _ref(given: str | None, default: str | None, what: str) -> str | None:
@@ -96,10 +91,9 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an account. Only references to its secrets are stored, never the secrets."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        configure_logging(settings, verbose=_state(ctx).verbose)
+    with opening(ctx, as_json, store=None) as cmd:
+        out, settings = cmd.out, cmd.settings
+        configure_logging(settings, verbose=cmd.verbose)
 
         def optional_default(what: str) -> str | None:
             ref = env_ref_for(name, what)
@@ -150,12 +144,10 @@ def add(
 @app.command("list")
 def list_accounts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List accounts with their secret references (never values) and session state."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings) as store:
-            accounts = store.accounts.list_accounts()
-            paces = {p.name: p for p in store.tracking.paces()} if accounts else {}
+    with opening(ctx, as_json, store="create") as cmd:
+        out, settings, store = cmd.out, cmd.settings, cmd.store
+        accounts = store.accounts.list_accounts()
+        paces = {p.name: p for p in store.tracking.paces()} if accounts else {}
         rows: list[dict[str, Any]] = []
         for acc in accounts:
             pace = paces.get(acc.name)
@@ -188,13 +180,10 @@ def list_accounts(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @app.command("remove")
 def remove(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
     """Remove an account without cases, and its stored browser session."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            removed = store.accounts.remove(name)
-        session = settings.sessions_dir / session_file_name(name)
+    with opening(ctx, as_json) as cmd:
+        out = cmd.out
+        removed = cmd.store.accounts.remove(name)
+        session = cmd.settings.sessions_dir / session_file_name(name)
         session.unlink(missing_ok=True)
         out.data(
             {"removed": removed.name}, lambda: out.console.print(line(f"Account {removed.name} removed."))
@@ -215,16 +204,11 @@ def login(
 ) -> None:
     """Sign in now (stored session, else password and code), save the session and count the
     account's orders (the dispute-share cap needs that count)."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx), **({"headless": False} if headed else {}))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            if service_running(store):
-                out.info("note: `recoup run` is running; signing in from here opens a second session.")
-            result = asyncio.run(
-                _login(store_settings=(store, settings), name=name, headed=headed, wait=wait)
-            )
+    with opening(ctx, as_json, overrides={"headless": False} if headed else None) as cmd:
+        out = cmd.out
+        if service_running(cmd.store):
+            out.info("note: `recoup run` is running; signing in from here opens a second session.")
+        result = asyncio.run(_login(cmd, name=name, headed=headed, wait=wait))
         out.data(
             result,
             lambda: out.console.print(
@@ -236,9 +220,8 @@ def login(
         )
 
 
-async def _login(*, store_settings: tuple[Any, Any], name: str, headed: bool, wait: float) -> dict[str, Any]:
-    store, settings = store_settings
-    async with runtime(settings, store) as rt:
+async def _login(cmd: Command, *, name: str, headed: bool, wait: float) -> dict[str, Any]:
+    async with open_runtime(cmd.settings, cmd.store) as rt:
         return await login_and_count(rt, name, headed=headed, wait=wait)
 
 
@@ -252,11 +235,8 @@ async def login_and_count(
     window: the step is tried again once the portal navigates away from the slider, and a
     ChallengeRequiredError is raised when nobody solved it within `wait` seconds."""
     account = await asyncio.to_thread(rt.store.accounts.get, name)
-    creds = rt.engine.credentials(account)
-    env = rt.packs.env(account.portal, shots_dir=rt.settings.data_dir / "screenshots")
-    secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
-    async with rt.browser.session(account.name, secrets=secrets) as context:
-        page = await context.new_page()
+    async with rt.portal_session(account) as session:
+        page, env = session.page, session.env
 
         async def with_person(step: Callable[[], Awaitable[T]]) -> T:
             try:
@@ -267,7 +247,7 @@ async def login_and_count(
                 await _wait_for_a_person(PortalPage(page, env), wait)
                 return await step()
 
-        method = await with_person(lambda: log_in(page, env, creds, code_source=rt.engine.code_source))
+        method = await with_person(lambda: log_in(page, env, session.creds, code_source=session.code_source))
         count = await with_person(lambda: count_orders(page, env))
     await asyncio.to_thread(rt.store.tracking.set_orders_seen, name, count)
     return {"account": name, "method": method.value, "orders_seen": count}

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from bot.cases import approve_case
-from bot.cli_common import CliState, JsonOpt, Out, case_dict, configure_logging, load_settings, opened_store
-from bot.cli_orders import QueueOpt, _cases_table
-from bot.cli_submit import run_existing
+from bot.cli.common import JsonOpt, case_dict, opening
+from bot.cli.orders import QueueOpt, _cases_table
+from bot.cli.submit import run_existing
 from bot.display import line, shown
 from bot.errors import InvalidTransitionError
 from bot.export import ExportFormat, export_cases
@@ -20,10 +20,6 @@ from bot.outbox import TARGET as WEBHOOK_TARGET
 from bot.states import CaseState
 
 app = typer.Typer(help="List, inspect, approve, retry, withdraw and export cases.", no_args_is_help=True)
-
-
-def _state(ctx: typer.Context) -> CliState:
-    return ctx.obj if isinstance(ctx.obj, CliState) else CliState()
 
 
 @app.command("list")
@@ -36,29 +32,24 @@ def list_cases(
     as_json: JsonOpt = False,
 ) -> None:
     """List cases, oldest first."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings) as store:
-            if account is not None:
-                store.accounts.get(account)
-            cases = store.cases.list_cases(states=state or None, account=account, kind=kind, limit=limit)
-        out.data([case_dict(c) for c in cases], lambda: _cases_table(out, cases))
+    with opening(ctx, as_json, store="create") as cmd:
+        if account is not None:
+            cmd.store.accounts.get(account)
+        cases = cmd.store.cases.list_cases(states=state or None, account=account, kind=kind, limit=limit)
+        cmd.out.data([case_dict(c) for c in cases], lambda: _cases_table(cmd.out, cases))
 
 
 @app.command("show")
 def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
     """One case with its history, attempts and evidence."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            case = store.cases.get(case_id)
-            events = store.cases.history(case_id)
-            attempts = store.cases.attempts_of(case_id)
-            evidence = store.evidence.list_for(case_id)
-            webhooks = store.reporting.webhook_summaries(WEBHOOK_TARGET, case_ids=[case_id]).get(case_id)
-        folder = settings.evidence_dir / f"case-{case_id}"
+    with opening(ctx, as_json) as cmd:
+        out, store = cmd.out, cmd.store
+        case = store.cases.get(case_id)
+        events = store.cases.history(case_id)
+        attempts = store.cases.attempts_of(case_id)
+        evidence = store.evidence.list_for(case_id)
+        webhooks = store.reporting.webhook_summaries(WEBHOOK_TARGET, case_ids=[case_id]).get(case_id)
+        folder = cmd.settings.evidence_dir / f"case-{case_id}"
         payload: dict[str, Any] = {
             **case_dict(case),
             "events": [e.model_dump(mode="json") for e in events],
@@ -109,65 +100,54 @@ def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
 @app.command("approve")
 def approve(ctx: typer.Context, case_id: int, queue: QueueOpt = False, as_json: JsonOpt = False) -> None:
     """Let an approve-first case run (and run it now unless `--queue` or the service runs)."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            approve_case(store, case_id, operator="cli")
-            run_existing(out, settings, store, case_id, queue_only=queue)
+    with opening(ctx, as_json) as cmd:
+        approve_case(cmd.store, case_id, operator="cli")
+        run_existing(cmd, case_id, queue_only=queue)
 
 
 @app.command("retry")
 def retry(ctx: typer.Context, case_id: int, queue: QueueOpt = False, as_json: JsonOpt = False) -> None:
     """Send a case that waits for a human back to the queue (after you solved what stopped it)
     and run it now unless `--queue` or the service runs."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            case = store.cases.get(case_id)
-            if case.state is not CaseState.NEEDS_HUMAN:
-                raise InvalidTransitionError(
-                    f"case {case_id} is {case.state.value}; only a case waiting for a human can be retried"
-                )
-            if case.submit_intent_at is not None:
-                raise InvalidTransitionError(
-                    f"case {case_id} may have been submitted already (submit intent at "
-                    f"{case.submit_intent_at:%Y-%m-%d %H:%M}); check the portal and use "
-                    "`recoup status --refresh`"
-                )
-            store.cases.transition(
-                case_id,
-                CaseState.QUEUED,
-                expected_from=CaseState.NEEDS_HUMAN,
-                kind="retry_by_operator",
-                detail={"operator": "cli"},
+    with opening(ctx, as_json) as cmd:
+        case = cmd.store.cases.get(case_id)
+        if case.state is not CaseState.NEEDS_HUMAN:
+            raise InvalidTransitionError(
+                f"case {case_id} is {case.state.value}; only a case waiting for a human can be retried"
             )
-            run_existing(out, settings, store, case_id, queue_only=queue)
+        if case.submit_intent_at is not None:
+            raise InvalidTransitionError(
+                f"case {case_id} may have been submitted already (submit intent at "
+                f"{case.submit_intent_at:%Y-%m-%d %H:%M}); check the portal and use "
+                "`recoup status --refresh`"
+            )
+        cmd.store.cases.transition(
+            case_id,
+            CaseState.QUEUED,
+            expected_from=CaseState.NEEDS_HUMAN,
+            kind="retry_by_operator",
+            detail={"operator": "cli"},
+        )
+        run_existing(cmd, case_id, queue_only=queue)
 
 
 @app.command("cancel")
 def withdraw(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
     """Withdraw a case that has not been submitted (awaiting approval, queued, needs a human)."""
-    out = Out(as_json)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings, create=False) as store:
-            configure_logging(settings, verbose=_state(ctx).verbose)
-            case = store.cases.get(case_id)
-            if case.submit_intent_at is not None:
-                raise InvalidTransitionError(
-                    f"case {case_id} may have reached the portal; it cannot be withdrawn"
-                )
-            moved = store.cases.transition(
-                case_id,
-                CaseState.CANCELED_BY_OPERATOR,
-                expected_from=case.state,
-                kind="canceled_by_operator",
-                detail={"operator": "cli"},
+    with opening(ctx, as_json) as cmd:
+        case = cmd.store.cases.get(case_id)
+        if case.submit_intent_at is not None:
+            raise InvalidTransitionError(
+                f"case {case_id} may have reached the portal; it cannot be withdrawn"
             )
+        moved = cmd.store.cases.transition(
+            case_id,
+            CaseState.CANCELED_BY_OPERATOR,
+            expected_from=case.state,
+            kind="canceled_by_operator",
+            detail={"operator": "cli"},
+        )
+        out = cmd.out
         out.data(case_dict(moved), lambda: out.console.print(line(f"Case {case_id} withdrawn.")))
 
 
@@ -180,12 +160,9 @@ def export(
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
 ) -> None:
     """Export cases (with tracking columns and their last event) as JSON or CSV."""
-    out = Out(False)
-    with out.errors():
-        settings = load_settings(_state(ctx))
-        with opened_store(settings) as store:
-            if account is not None:
-                store.accounts.get(account)
-            count = export_cases(store, fmt, path=output, states=state or None, account=account)
+    with opening(ctx, store="create") as cmd:
+        if account is not None:
+            cmd.store.accounts.get(account)
+        count = export_cases(cmd.store, fmt, path=output, states=state or None, account=account)
         if output is not None:
-            out.err.print(line(f"{count} case(s) written to {output}"))
+            cmd.out.err.print(line(f"{count} case(s) written to {output}"))
