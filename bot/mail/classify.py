@@ -21,8 +21,8 @@ ordine/zamówienie/bestelling, bounded by non-digits), never a bare digit run, s
 tracking numbers are not read as orders. A verification-code mail is :data:`LOGIN_CODE`.
 Nothing here raises on hostile mail: what cannot be classified is None.
 
-The rules are read structurally (:class:`EmailRulesSpec`), so `flows.pack_schema.EmailRules`
-fits without `bot/` importing `flows/`.
+The rules are the pack's own `email` section (:class:`flows.pack_schema.EmailRules`, plain
+data: the schema imports nothing of the browser side).
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from bot.errors import PackError
 from bot.mail.message import MailMessage
 from bot.mail.sender import AuthResults, accepted_via
 from bot.models import ORDER_ID_RE
+from flows.pack_schema import EmailRules
 
 LOGIN_CODE = "login_code"
 """Signal kind of a verification-code mail (no effect on cases)."""
@@ -52,46 +52,6 @@ ALL_ACCOUNTS = "*"
 _DIGITS = re.compile(r"\d+")
 
 _MAX_KEY = 255
-
-
-class MailRuleSpec(Protocol):
-    """One pack rule: subject regex → event."""
-
-    @property
-    def event(self) -> str: ...
-    @property
-    def subject(self) -> str: ...
-
-
-class OrderIdPatternsSpec(Protocol):
-    """Regexes (group 1) finding order ids in the subject and in the body / links."""
-
-    @property
-    def subject(self) -> Sequence[str]: ...
-    @property
-    def body(self) -> Sequence[str]: ...
-
-
-class LoginCodeSpec(Protocol):
-    """The verification-code mail's subject regex."""
-
-    @property
-    def subject(self) -> str: ...
-
-
-class EmailRulesSpec(Protocol):
-    """What the classifier reads from a pack's `email` section."""
-
-    @property
-    def sender(self) -> str: ...
-    @property
-    def order_id_patterns(self) -> OrderIdPatternsSpec: ...
-    @property
-    def rules(self) -> Sequence[MailRuleSpec]: ...
-    @property
-    def login_code(self) -> LoginCodeSpec: ...
-    @property
-    def forward_prefix(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -146,7 +106,7 @@ class MailClassifier:
     construction when a rule's regex does not compile.
     """
 
-    def __init__(self, rules: EmailRulesSpec, *, aliases: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(self, rules: EmailRules, *, aliases: Mapping[str, Sequence[str]] | None = None) -> None:
         self.sender = rules.sender.strip().lower()
         self._rules = [
             (rule.event, _compile(rule.subject, f"rules[{n}].subject")) for n, rule in enumerate(rules.rules)

@@ -46,7 +46,7 @@ from loguru import logger
 from bot.config import Settings
 from bot.errors import SecretMissingError
 from bot.failpoints import failpoint
-from bot.mail.classify import LOGIN_CODE, EmailRulesSpec, MailClassifier, MailSignal, message_key
+from bot.mail.classify import LOGIN_CODE, MailClassifier, MailSignal, message_key
 from bot.mail.cursor import MailCursor, PlanReason, plan_fetch
 from bot.mail.effects import planner
 from bot.mail.imap import FetchedMail, MailboxClient
@@ -64,6 +64,7 @@ from bot.store import (
     UnrecognisedMail,
     utc_now,
 )
+from flows.pack_schema import EmailRules
 
 ClientFactory = Callable[[Settings, str, str, str], MailboxClient]
 """Builds a (not yet opened) client from settings, mailbox user, password and folder."""
@@ -79,7 +80,7 @@ An exception rolls that message back (tests use it to simulate a crash)."""
 
 class _EmailHolder(Protocol):
     @property
-    def email(self) -> EmailRulesSpec: ...
+    def email(self) -> EmailRules: ...
 
 
 class PackSpec(Protocol):

@@ -1,5 +1,6 @@
 """Fixtures of the CLI tests: the `recoup` app run in-process through Typer's CliRunner against
-the session's sandbox (reset per test), its Dovecot, real Chromium and a fresh SQLite store.
+the session's sandbox (reset per test), its Dovecot, real Chromium and a fresh SQLite store
+(`cli`), or — `cli_db`, `ann` — once on SQLite and once on a fresh PostgreSQL database.
 
 `Cli.counts()` reads the row counts of the tables a command could write (accounts, cases,
 case_events, evidence, attempts) straight from the database file; `Cli.case_folders()` lists the
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -37,6 +39,8 @@ class Cli:
     data: Path
     tmp: Path
     monkeypatch: pytest.MonkeyPatch
+    database_url: str | None = None
+    """RECOUP_DATABASE_URL when the store is not the data folder's SQLite file."""
 
     def __call__(self, *args: str, code: int | None = 0) -> Result:
         """Run `recoup ARGS`; assert the exit code when `code` is not None."""
@@ -69,11 +73,33 @@ class Cli:
     def db(self) -> Path:
         return self.data / "recoup.db"
 
+    @property
+    def db_url(self) -> str:
+        """The store's URL (for `Store.open` in a test)."""
+        return self.database_url or f"sqlite:///{self.db}"
+
+    @property
+    def db_env(self) -> dict[str, str]:
+        """What a service subprocess needs besides `service_env` to use the same store."""
+        return {"RECOUP_DATABASE_URL": self.database_url} if self.database_url else {}
+
     def counts(self) -> dict[str, int]:
-        if not self.db.exists():
-            return dict.fromkeys(TABLES, 0)
-        with sqlite3.connect(self.db) as con:
-            return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        """Rows per table a command could write (0s while no database exists)."""
+        if self.database_url is None:
+            if not self.db.exists():
+                return dict.fromkeys(TABLES, 0)
+            with sqlite3.connect(self.db) as con:
+                return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        engine = sa.create_engine(self.database_url)
+        try:
+            with engine.connect() as con:
+                present = set(sa.inspect(con).get_table_names())
+                return {
+                    t: con.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() if t in present else 0
+                    for t in TABLES
+                }
+        finally:
+            engine.dispose()
 
     def case_folders(self) -> list[Path]:
         evidence = self.data / "evidence"
@@ -118,3 +144,27 @@ def cli(
     }.items():
         monkeypatch.setenv(key, value)
     return Cli(sandbox, mail_server, data, tmp_path, monkeypatch)
+
+
+def on_database(cli: Cli, db_url: str) -> Cli:
+    """`cli` on the store at `db_url`: a PostgreSQL URL is set as RECOUP_DATABASE_URL; for
+    SQLite the data folder's own file is used."""
+    if not db_url.startswith("sqlite"):
+        cli.database_url = db_url
+        cli.monkeypatch.setenv("RECOUP_DATABASE_URL", db_url)
+    return cli
+
+
+@pytest.fixture
+def cli_db(cli: Cli, db_url: str) -> Cli:
+    """`cli`, once on SQLite (the data folder's file) and once on a fresh PostgreSQL database."""
+    return on_database(cli, db_url)
+
+
+@pytest.fixture
+def ann(cli_db: Cli) -> Cli:
+    """`cli_db` with the sandbox's buyer ann added and signed in (her order count known, so a
+    refund's only possible fault is its input)."""
+    cli_db.add_account("ann", "ann@buyer.test")
+    cli_db("accounts", "login", "ann")
+    return cli_db

@@ -34,13 +34,6 @@ CANCEL = ("--account", "ann", "--reason", "not_shipped_on_time")
 QUEUED_NOT_RUN = 8
 
 
-@pytest.fixture
-def ann(cli: Cli) -> Cli:
-    cli.add_account("ann", "ann@buyer.test")
-    cli("accounts", "login", "ann")  # order count known, so only the input can be at fault
-    return cli
-
-
 def _refused(cli: Cli, *args: str, message: str) -> None:
     before, folders = cli.counts(), cli.case_folders()
     error = cli.json(*args, code=2)
@@ -66,7 +59,7 @@ def test_queued_refund_above_the_total_is_refused_before_anything_is_written(ann
 def test_service_checks_an_unchecked_amount_before_the_click(ann: Cli) -> None:
     """Filed while the service held the store (no portal read at intake), the over-total refund is
     stored; the service reads the total before opening the form and fails the case clearly."""
-    with Store.open(f"sqlite:///{ann.db}") as store:
+    with Store.open(ann.db_url) as store:
         store.scheduler_lock.acquire("other-host:1234", ttl_seconds=300)
     loads = ann.sb.admin.page_loads().get("ann@buyer.test", {}).get("page", 0)
     queued = ann.json(*REFUND, "--amount", "99.00")
@@ -75,9 +68,9 @@ def test_service_checks_an_unchecked_amount_before_the_click(ann: Cli) -> None:
 
     acc = ann.sb.scenario.account("ann@buyer.test")
     env = service_env(ann.sb, ann.mail, ann.data, RECOUP_SECRET_ANN_PASSWORD=acc.password,
-                      RECOUP_SECRET_ANN_MAILBOX=acc.mailbox_password)  # fmt: skip
+                      RECOUP_SECRET_ANN_MAILBOX=acc.mailbox_password, **ann.db_env)  # fmt: skip
     service = Service(env, ann.tmp / "service.log")
-    with Store.open(f"sqlite:///{ann.db}") as store:
+    with Store.open(ann.db_url) as store:
         store.scheduler_lock.release("other-host:1234")
         service.start()
         try:
@@ -99,7 +92,7 @@ def test_service_checks_an_unchecked_amount_before_the_click(ann: Cli) -> None:
 def _busy(cli: Cli) -> int:
     """Another process runs one of ann's cases: a queued case leased by someone else."""
     other = cli.json("cancel", "3042417938137202", *CANCEL, "--queue")
-    with Store.open(f"sqlite:///{cli.db}") as store:
+    with Store.open(cli.db_url) as store:
         claimed = store.cases.claim(other["id"], "other-host-4321", lease_seconds=300)
     assert claimed is not None and claimed.state is CaseState.RUNNING
     return int(other["id"])
@@ -137,7 +130,7 @@ def test_one_off_waits_for_a_busy_account_then_runs(ann: Cli) -> None:
         while "waiting up to" not in lines[-1] and lines[-1] and len(lines) < 50:
             lines.append(proc.stderr.readline())  # (warnings could come first)
         assert f"account ann is busy (case {busy} running); waiting up to 60 s" in lines[-1], lines
-        with Store.open(f"sqlite:///{ann.db}") as store:
+        with Store.open(ann.db_url) as store:
             store.cases.release_lease(busy, "other-host-4321")
         stdout, stderr = proc.communicate(timeout=180)
     finally:

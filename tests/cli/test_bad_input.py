@@ -15,13 +15,6 @@ from tests.cli.conftest import Cli
 REFUND = ("--reason", "not_received", "--message", "Never arrived.")
 
 
-@pytest.fixture
-def ann(cli: Cli) -> Cli:
-    cli.add_account("ann", "ann@buyer.test")
-    cli("accounts", "login", "ann")  # order count known, so only the input can be at fault
-    return cli
-
-
 def _refused(cli: Cli, *args: str, message: str) -> dict[str, object]:
     before, folders = cli.counts(), cli.case_folders()
     result = cli(*args, "--json", code=2)

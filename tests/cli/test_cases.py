@@ -8,10 +8,18 @@ import io
 import json
 import zipfile
 
+import pytest
+
 from bot.models import CaseKind, NewCase
 from bot.states import CaseState
 from bot.store import Store
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, on_database
+
+
+@pytest.fixture
+def cli(cli: Cli, db_url: str) -> Cli:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return on_database(cli, db_url)
 
 CANCEL = ("--account", "ann", "--reason", "not_shipped_on_time")
 
@@ -94,7 +102,7 @@ def test_not_eligible_exits_4_and_challenge_exits_3(cli: Cli) -> None:
 def test_queues_instead_of_running_while_the_service_holds_the_lock(cli: Cli) -> None:
     cli.add_account("ann", "ann@buyer.test")
     cli("accounts", "list")  # creates the store
-    with Store.open(f"sqlite:///{cli.db}") as store:
+    with Store.open(cli.db_url) as store:
         store.scheduler_lock.acquire("other-host:1234", ttl_seconds=300)
     out = cli.json("cancel", "3042417938137200", *CANCEL)
     assert out["state"] == "queued" and out["ran"] is False
@@ -111,7 +119,7 @@ def test_queues_instead_of_running_while_the_service_holds_the_lock(cli: Cli) ->
 def test_refresh_while_the_service_runs_asks_the_service_for_a_check(cli: Cli) -> None:
     cli.add_account("ann", "ann@buyer.test")
     cli("accounts", "list")  # creates the store
-    with Store.open(f"sqlite:///{cli.db}") as store:
+    with Store.open(cli.db_url) as store:
         store.scheduler_lock.acquire("other-host:1234", ttl_seconds=300)
         case = store.intake.create_with(NewCase(account="ann", order_id="3042417938137200",
                                                 kind=CaseKind.CANCEL, reason="not_shipped_on_time"))
@@ -122,7 +130,7 @@ def test_refresh_while_the_service_runs_asks_the_service_for_a_check(cli: Cli) -
     refreshed = cli.json("status", "3042417938137200", "--refresh")
     assert refreshed[0]["state"] == "submitted"
     assert cli.sb.admin.page_loads().get("ann@buyer.test") == loads_before  # the service reads, not us
-    with Store.open(f"sqlite:///{cli.db}") as store:
+    with Store.open(cli.db_url) as store:
         asked = [e for e in store.cases.history(case.id) if e.kind == "status_check_requested"]
         assert [e.detail for e in asked] == [{"requested_by": "operator"}]
         assert store.tracking.tracking(case.id).check_due_at is not None

@@ -7,10 +7,18 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from bot.states import CaseState
 from bot.store import Store
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, on_database
 from tests.fixtures.service import REPO, Service, lock_expired, service_env, wait_until
+
+
+@pytest.fixture
+def cli(cli: Cli, db_url: str) -> Cli:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return on_database(cli, db_url)
 
 
 def test_run_works_the_queue_and_stops_cleanly_on_sigterm(cli: Cli) -> None:
@@ -28,10 +36,11 @@ def test_run_works_the_queue_and_stops_cleanly_on_sigterm(cli: Cli) -> None:
         cli.data,
         RECOUP_SECRET_ANN_PASSWORD=acc.password,
         RECOUP_SECRET_ANN_MAILBOX=acc.mailbox_password,
+        **cli.db_env,
     )
     service = Service(env, cli.tmp / "service.log")
     service.start()
-    with Store.open(f"sqlite:///{cli.db}") as store:
+    with Store.open(cli.db_url) as store:
         try:
             wait_until(
                 lambda: store.cases.get(first["id"]).state is CaseState.SUBMITTED,
@@ -62,13 +71,13 @@ def test_run_works_the_queue_and_stops_cleanly_on_sigterm(cli: Cli) -> None:
 
 def test_run_stops_on_sigint_too(cli: Cli) -> None:
     cli("accounts", "list")  # creates the store
-    env = service_env(cli.sb, cli.mail, cli.data)
+    env = service_env(cli.sb, cli.mail, cli.data, **cli.db_env)
     log = cli.tmp / "run.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    with Store.open(f"sqlite:///{cli.db}") as store:
+    with Store.open(cli.db_url) as store:
         try:
             wait_until(lambda: not lock_expired(store), 60, "the scheduler lock")
         finally:
