@@ -1,9 +1,9 @@
 """`python -m sandbox --scenario FILE`: the portal plus a throwaway Dovecot, until Ctrl-C.
 
 Prints the portal URL, the admin token, the logins, the IMAP port and a ready set-up for Recoup
-(`export RECOUP_*` lines with the sandbox's throwaway secrets, and `recoup accounts add` lines). Ctrl-C (or SIGTERM) stops
-the portal and Dovecot cleanly and removes the temporary mail folder. Exit code 1 if either
-cannot start.
+(`export RECOUP_*` lines with the sandbox's throwaway secrets, and `recoup accounts add` lines).
+Ctrl-C (or SIGTERM) stops the portal and Dovecot cleanly and removes the temporary mail folder.
+Exit code 1 if either cannot start.
 """
 
 from __future__ import annotations

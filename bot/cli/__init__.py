@@ -2,7 +2,8 @@
 
 Commands live in small modules: accounts (bot/cli/accounts.py), cancel / refund / status /
 evidence (bot/cli/orders.py), cases (bot/cli/cases.py), mail (bot/cli/mail.py), run / sandbox / selectors
-(bot/cli/service.py), doctor (bot/cli/doctor.py), demo (bot/demo.py). Exit codes: see :class:`bot.cli.common.ExitCode`.
+(bot/cli/service.py), doctor (bot/cli/doctor.py), demo (bot/demo.py). Exit codes: see
+:class:`bot.cli.common.ExitCode`.
 """
 
 from __future__ import annotations
