@@ -33,6 +33,8 @@ def next_step(case: Case, error_type: str | None, case_dir: Path | None) -> str 
     if case.state not in (CaseState.NEEDS_HUMAN, CaseState.SUBMITTING):
         return None
     retry = f"then `recoup cases retry {case.id}`"
+    if (case.outcome_note or "").startswith("dry run"):
+        return f"nothing was sent (RECOUP_DRY_RUN is on); `recoup cases show {case.id}` shows the plan"
     error = _error_class(error_type)
     unconfirmed = error is not None and issubclass(error, SubmitUnconfirmedError)
     if case.state is CaseState.SUBMITTING or unconfirmed:
