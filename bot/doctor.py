@@ -210,6 +210,8 @@ def _mail_todo(error: RecoupError, settings: Settings) -> str:
     where = f"{settings.imap_host}:{settings.imap_port}"
     if isinstance(error, ConfigError):
         return "set RECOUP_IMAP_SSL=false, or RECOUP_IMAP_PORT=993 for IMAP over TLS"
+    if not settings.imap_ssl and settings.imap_port == 993:
+        return "port 993 is IMAP over TLS: set RECOUP_IMAP_SSL=true (or the server's plain port)"
     return (f"check RECOUP_IMAP_HOST / RECOUP_IMAP_PORT ({where}) and that the server runs; "
             f"TLS is {'on' if settings.imap_ssl else 'off'} (RECOUP_IMAP_SSL)")
 
