@@ -7,8 +7,8 @@ its portal (an HTTP GET of the base URL with a short timeout), each account's se
 (resolved, never printed), the IMAP server (greeting, TLS as configured) and each account's
 mailbox login. Checks never raise: every failure becomes a :class:`Check` with the typed error
 (:mod:`bot.errors`) that caused it, so the command can pick its exit code. Nothing is written
-except the data folder (made like every command makes it); the store is opened without
-migrating it.
+except the data folder and its log (made like every command makes them); the store is opened
+without migrating it, and no database is created.
 """
 
 from __future__ import annotations
