@@ -1,13 +1,16 @@
 """`python -m sandbox --scenario FILE`: the portal plus a throwaway Dovecot, until Ctrl-C.
 
-Prints the portal URL, the admin token, the logins and the IMAP port. Ctrl-C (or SIGTERM) stops
-the portal and Dovecot cleanly and removes the temporary mail folder. Exit code 1 if either
-cannot start.
+Prints the portal URL, the admin token, the logins, the IMAP port and a ready set-up for Recoup
+(`export RECOUP_*` lines with the sandbox's throwaway secrets, and `recoup accounts add` lines).
+Ctrl-C (or SIGTERM) stops the portal and Dovecot cleanly and removes the temporary mail folder.
+Exit code 1 if either cannot start.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 import signal
 import sys
 import tempfile
@@ -16,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from sandbox.mailserver import MailServer
+from sandbox.scenario import Account
 from sandbox.server import start_sandbox
 from sandbox.settings import SandboxSettings
 
@@ -102,8 +106,54 @@ def _banner(sb: object, mail: MailServer) -> None:
             extra.append(f"challenge: {acc.challenge}/{acc.challenge_form}")
         note = f"  [{', '.join(extra)}]" if extra else ""
         lines.append(f"  {acc.email} / {acc.password}  ({len(acc.orders)} orders){note}")
+    lines.extend(recoup_env_block(sb.url, sb.login_base, mail.host, mail.imap_port, sb.scenario.accounts))
     lines.append("Ctrl-C stops the portal and Dovecot.")
     print("\n".join(lines), flush=True)
+
+
+def recoup_env_block(
+    url: str, login_base: str, imap_host: str, imap_port: int, accounts: list[Account]
+) -> list[str]:
+    """Lines that point Recoup at this sandbox: settings and secrets as `export` lines (valid in
+    a shell and in a `.env` file), then one `recoup accounts add` per scenario account. The
+    secrets are the scenario's throwaway test data, printed on purpose."""
+    lines = [
+        "Recoup set-up for this sandbox (paste into a shell, or save as .env and `set -a; . ./.env; set +a`;",
+        "  Recoup reads RECOUP_* settings from .env but secrets only from the environment).",
+        "  The passwords below are the sandbox's own throwaway test data, printed on purpose:",
+        f"export RECOUP_PORTAL_BASE_URL={url}",
+        f"export RECOUP_PORTAL_LOGIN_BASE_URL={login_base}",
+        f"export RECOUP_IMAP_HOST={imap_host}",
+        f"export RECOUP_IMAP_PORT={imap_port}",
+        "export RECOUP_IMAP_SSL=false",
+    ]
+    adds: list[str] = []
+    for name, acc in account_names(accounts):
+        key = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+        lines.append(f"export RECOUP_SECRET_{key}_PASSWORD={shlex.quote(acc.password)}")
+        lines.append(f"export RECOUP_SECRET_{key}_MAILBOX={shlex.quote(acc.mailbox_password)}")
+        if acc.totp_secret:
+            lines.append(f"export RECOUP_SECRET_{key}_TOTP={shlex.quote(acc.totp_secret)}")
+        locale = f" --locale {acc.locale}" if acc.locale != "en_US" else ""
+        adds.append(f"recoup accounts add {name} --email {acc.email}{locale}")
+    lines.append("Then add the accounts (and check the set-up with `recoup doctor`):")
+    lines.extend(adds)
+    return lines
+
+
+def account_names(accounts: list[Account]) -> list[tuple[str, Account]]:
+    """A Recoup account name per scenario account: the e-mail's local part, lower-case, made
+    unique with a number when two accounts share one."""
+    named: list[tuple[str, Account]] = []
+    taken: set[str] = set()
+    for acc in accounts:
+        base = re.sub(r"[^a-z0-9_.-]+", "_", acc.email.split("@", 1)[0].lower()).strip("._-") or "buyer"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}{n}", n + 1
+        taken.add(name)
+        named.append((name, acc))
+    return named
 
 
 if __name__ == "__main__":

@@ -121,6 +121,7 @@ class SandboxProcess:
 
 
 def _tail(output: bytes) -> str:
-    """The end of the child's output without its list of logins (it names passwords)."""
+    """The end of the child's output without its list of logins and its secret exports (they
+    name passwords)."""
     lines = output.decode(errors="replace").splitlines()
-    return "\n".join(line for line in lines[-15:] if "@" not in line)
+    return "\n".join(line for line in lines[-15:] if "@" not in line and "RECOUP_SECRET_" not in line)

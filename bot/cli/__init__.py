@@ -2,7 +2,8 @@
 
 Commands live in small modules: accounts (bot/cli/accounts.py), cancel / refund / status /
 evidence (bot/cli/orders.py), cases (bot/cli/cases.py), mail (bot/cli/mail.py), run / sandbox / selectors
-(bot/cli/service.py), demo (bot/demo.py). Exit codes: see :class:`bot.cli.common.ExitCode`.
+(bot/cli/service.py), doctor (bot/cli/doctor.py), demo (bot/demo.py). Exit codes: see
+:class:`bot.cli.common.ExitCode`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 
 from bot.cli import accounts as cli_accounts
 from bot.cli import cases as cli_cases
+from bot.cli import doctor as cli_doctor
 from bot.cli import mail as cli_mail
 from bot.cli import orders as cli_orders
 from bot.cli import service as cli_service
@@ -60,6 +62,7 @@ app.command("cancel")(cli_orders.cancel)
 app.command("refund")(cli_orders.refund)
 app.command("status")(cli_orders.status)
 app.command("evidence")(cli_orders.evidence)
+app.command("doctor")(cli_doctor.doctor)
 app.command("run")(cli_service.run)
 app.command("sandbox")(cli_service.sandbox)
 selectors_app.command("check")(cli_service.selectors_check)

@@ -26,6 +26,7 @@ from bot.cli.common import Command, JsonOpt, configure_logging, opened_store, op
 from bot.display import line, shown
 from bot.errors import (
     ChallengeRequiredError,
+    ConfigError,
     InputError,
     PackError,
     PortalUnavailableError,
@@ -203,12 +204,32 @@ def login(
     as_json: JsonOpt = False,
 ) -> None:
     """Sign in now (stored session, else password and code), save the session and count the
-    account's orders (the dispute-share cap needs that count)."""
+    account's orders (the dispute-share cap needs that count).
+
+    A slider challenge without `--headed` exits 3 with the next step (the `--headed` command)
+    and the screenshot it saved. `--headed` needs a screen: without DISPLAY / WAYLAND_DISPLAY
+    it exits 6 at once (before any browser starts) and names `xvfb-run`."""
     with opening(ctx, as_json, overrides={"headless": False} if headed else None) as cmd:
         out = cmd.out
+        if headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise ConfigError(
+                f"no display: run under Xvfb (xvfb-run recoup accounts login {name} --headed) "
+                "or on a desktop"
+            )
         if service_running(cmd.store):
             out.info("note: `recoup run` is running; signing in from here opens a second session.")
-        result = asyncio.run(_login(cmd, name=name, headed=headed, wait=wait))
+
+        def waiting(shot: str | None) -> None:
+            seen = f" (screenshot {shot})" if shot else ""
+            out.err.print(
+                line(f"{name}: a slider challenge is showing{seen}: solve it in the browser window; "
+                     f"waiting up to {wait:.0f} s"),
+            )
+
+        try:
+            result = asyncio.run(_login(cmd, name=name, headed=headed, wait=wait, waiting=waiting))
+        except ChallengeRequiredError as exc:
+            raise ChallengeRequiredError(_handoff(name, exc, headed=headed), **exc.context) from None
         out.data(
             result,
             lambda: out.console.print(
@@ -220,20 +241,41 @@ def login(
         )
 
 
-async def _login(cmd: Command, *, name: str, headed: bool, wait: float) -> dict[str, Any]:
+def _handoff(name: str, error: ChallengeRequiredError, *, headed: bool) -> str:
+    """What a person does next about a slider on `name` (the screenshot when one was saved)."""
+    shot = error.context.get("screenshot")
+    seen = f"; screenshot: {shot}" if shot else ""
+    if headed:
+        return f"{name}: {error}{seen}; run `recoup accounts login {name} --headed` again (longer --wait)"
+    return (
+        f"{name}: the portal shows a slider challenge{seen}; a person must solve it: run "
+        f"`recoup accounts login {name} --headed` and solve it in the browser window (it needs a "
+        "screen: a desktop, `ssh -X`, or Xvfb with a VNC viewer)"
+    )
+
+
+async def _login(
+    cmd: Command, *, name: str, headed: bool, wait: float, waiting: Callable[[str | None], None]
+) -> dict[str, Any]:
     async with open_runtime(cmd.settings, cmd.store) as rt:
-        return await login_and_count(rt, name, headed=headed, wait=wait)
+        return await login_and_count(rt, name, headed=headed, wait=wait, waiting=waiting)
 
 
 async def login_and_count(
-    rt: Runtime, name: str, *, headed: bool = False, wait: float = 300.0
+    rt: Runtime,
+    name: str,
+    *,
+    headed: bool = False,
+    wait: float = 300.0,
+    waiting: Callable[[str | None], None] | None = None,
 ) -> dict[str, Any]:
     """Sign in as `name`, click "View orders" to the end, record the order count. Raises the
     login flow's typed errors (challenge, rejected login, unavailable).
 
     With `headed`, a slider challenge (at sign-in or on My Orders) is left to the person at the
-    window: the step is tried again once the portal navigates away from the slider, and a
-    ChallengeRequiredError is raised when nobody solved it within `wait` seconds."""
+    window: `waiting` is told (with the screenshot path), the step is tried again once the
+    portal navigates away from the slider, and a ChallengeRequiredError (keeping the
+    screenshot in its context) is raised when nobody solved it within `wait` seconds."""
     account = await asyncio.to_thread(rt.store.accounts.get, name)
     async with rt.portal_session(account) as session:
         page, env = session.page, session.env
@@ -241,10 +283,16 @@ async def login_and_count(
         async def with_person(step: Callable[[], Awaitable[T]]) -> T:
             try:
                 return await step()
-            except ChallengeRequiredError:
+            except ChallengeRequiredError as shown_slider:
                 if not headed:
                     raise
-                await _wait_for_a_person(PortalPage(page, env), wait)
+                shot = shown_slider.context.get("screenshot")
+                if waiting is not None:
+                    waiting(str(shot) if shot else None)
+                try:
+                    await _wait_for_a_person(PortalPage(page, env), wait)
+                except ChallengeRequiredError as timed_out:
+                    raise ChallengeRequiredError(str(timed_out), **shown_slider.context) from None
                 return await step()
 
         method = await with_person(lambda: log_in(page, env, session.creds, code_source=session.code_source))

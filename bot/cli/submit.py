@@ -25,6 +25,7 @@ import typer
 
 from bot.cases import create_case
 from bot.cli.common import Command, ExitCode, Out, case_dict, exit_code_for_run, state_style
+from bot.cli.handoff import next_step
 from bot.config import Settings
 from bot.display import line, shown
 from bot.errors import InputError, PackError, PortalRefusalError, RecoupError
@@ -164,6 +165,7 @@ def report(
         "exit_code": int(code),
         "note": note,
         "report": str(report_path) if report_path and report_path.exists() else None,
+        "next": next_step(case, error, report_path.parent if report_path else None) if ran else None,
     }
 
     def human() -> None:
@@ -179,6 +181,8 @@ def report(
             out.console.print(line(f"  {case.outcome_note}"))
         if payload["report"]:
             out.console.print(line(f"  report: {payload['report']}"))
+        if payload["next"]:
+            out.console.print(line(f"  next: {payload['next']}"))
 
     out.data(payload, human)
     if code is not ExitCode.OK:

@@ -6,6 +6,11 @@ else :class:`bot.errors.MailUnavailableError` (retry on the next poll). The mail
 with EXAMINE and bodies are fetched with ``BODY.PEEK[]``, so reading never sets ``\\Seen``.
 Passwords never appear in logs or error messages.
 
+One TLS mistake is a setting, not a passing fault: with ``RECOUP_IMAP_SSL=true`` against a
+server that speaks plain IMAP on that port, the TLS handshake reads the plain greeting and fails
+at once with SSL's "wrong version number". That raises :class:`bot.errors.ConfigError` with
+:data:`PLAIN_IMAP_HINT` (no retry would ever succeed).
+
 The ``a*`` methods are the same calls run in a worker thread (``asyncio.to_thread``); one
 client must not be used by two threads at once.
 """
@@ -26,7 +31,19 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from loguru import logger
 
 from bot.config import Settings
-from bot.errors import MailLoginError, MailUnavailableError
+from bot.errors import ConfigError, MailLoginError, MailUnavailableError
+
+PLAIN_IMAP_HINT = "the server speaks plain IMAP on this port: set RECOUP_IMAP_SSL=false (or use port 993)"
+"""What to do when a TLS connection meets a plain-text IMAP server."""
+
+
+def is_plain_server_error(exc: BaseException) -> bool:
+    """True when a TLS handshake failed because the peer answered in plain text (SSL's
+    WRONG_VERSION_NUMBER: the first bytes read were no TLS record)."""
+    if not isinstance(exc, ssl.SSLError):
+        return False
+    reason = getattr(exc, "reason", None) or ""
+    return reason == "WRONG_VERSION_NUMBER" or "wrong version number" in str(exc).lower()
 
 
 @dataclass(frozen=True)
@@ -126,8 +143,15 @@ class MailboxClient:
                 host=where,
                 user=self.username,
             ) from exc
+        except ssl.SSLError as exc:
+            if self.use_ssl and is_plain_server_error(exc):
+                raise ConfigError(f"IMAP {where}: {PLAIN_IMAP_HINT}", host=where) from exc
+            raise MailUnavailableError(
+                f"IMAP {action} failed for {self.username} on {where}: {type(exc).__name__}: {exc}",
+                host=where,
+            ) from exc
         except (IMAPClientError, OSError, EOFError, ValueError) as exc:
-            # OSError covers socket errors, timeouts and ssl.SSLError
+            # OSError covers socket errors and timeouts
             raise MailUnavailableError(
                 f"IMAP {action} failed for {self.username} on {where}: {type(exc).__name__}: {exc}",
                 host=where,
@@ -143,13 +167,7 @@ class MailboxClient:
         """Connect, log in and EXAMINE the folder; returns its UIDVALIDITY / UIDNEXT."""
         if self._client is not None:
             return self.refresh()
-        with self._boundary("connect"):
-            context = self._ssl_context
-            if self.use_ssl and context is None:
-                context = ssl.create_default_context()
-            client = IMAPClient(
-                self.host, self.port, ssl=self.use_ssl, ssl_context=context, timeout=self.timeout_s
-            )
+        client = self._connect()
         client.normalise_times = False  # keep INTERNALDATE timezone-aware
         self._client = client
         try:
@@ -161,6 +179,24 @@ class MailboxClient:
             raise
         logger.debug("IMAP {} opened: {}", self, state)
         return state
+
+    def _connect(self) -> IMAPClient:
+        """A connection that read the server's greeting (TLS first when `use_ssl`)."""
+        with self._boundary("connect"):
+            context = self._ssl_context
+            if self.use_ssl and context is None:
+                context = ssl.create_default_context()
+            return IMAPClient(
+                self.host, self.port, ssl=self.use_ssl, ssl_context=context, timeout=self.timeout_s
+            )
+
+    def greet(self) -> None:
+        """Connect, read the greeting and hang up without logging in (is the server there, and
+        does it speak what `use_ssl` says?). Raises like :meth:`open`: ConfigError with
+        :data:`PLAIN_IMAP_HINT` for a plain server met with TLS, MailUnavailableError otherwise."""
+        client = self._connect()
+        with suppress(Exception):
+            client.shutdown()
 
     def refresh(self) -> MailboxState:
         """EXAMINE the folder again (read-only) and return its current state."""

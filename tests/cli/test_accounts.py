@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -190,4 +192,31 @@ def test_headed_login_gives_up_when_nobody_solves_the_slider(cli: Cli, x_display
     cli.add_account("erik", "erik@buyer.test")
     result = cli("accounts", "login", "erik", "--headed", "--wait", "3", code=3)
     assert "nobody solved the slider within 3 s" in result.output
+    # the person is told at once (stderr, without -v) where to look and how long it waits
+    assert "erik: a slider challenge is showing (screenshot " in result.stderr
+    assert "solve it in the browser window; waiting up to 3 s" in result.stderr
+    assert "recoup accounts login erik --headed` again" in result.stderr
     assert cli.json("accounts", "list")[0]["orders_seen"] is None
+
+
+def test_a_slider_names_the_headed_command_and_the_screenshot(cli: Cli) -> None:
+    cli.add_account("erik", "erik@buyer.test")
+    result = cli("accounts", "login", "erik", code=3)
+    message = " ".join(result.stderr.split())  # Rich may wrap a long line
+    assert "run `recoup accounts login erik --headed`" in message
+    shot = re.search(r"screenshot: (\S+\.png)", message)
+    assert shot, message
+    assert Path(shot.group(1)).is_file() and Path(shot.group(1)).parent == cli.data / "screenshots"
+    as_json = cli.json("accounts", "login", "erik", code=3)
+    assert as_json["error"] == "ChallengeRequiredError" and "--headed" in as_json["message"]
+
+
+def test_headed_without_a_display_fails_at_once_with_the_xvfb_hint(cli: Cli) -> None:
+    cli.monkeypatch.delenv("DISPLAY", raising=False)
+    cli.monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    cli.add_account("erik", "erik@buyer.test")
+    out = cli.json("accounts", "login", "erik", "--headed", code=6)
+    assert out["error"] == "ConfigError"
+    assert out["message"] == (
+        "no display: run under Xvfb (xvfb-run recoup accounts login erik --headed) or on a desktop")
+    assert not (cli.data / "screenshots").exists()  # no browser was started

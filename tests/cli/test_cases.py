@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -91,6 +93,10 @@ def test_not_eligible_exits_4_and_challenge_exits_3(cli: Cli) -> None:
     order = next(o for o in erik.orders if o.status == "awaiting_shipment")
     human = cli.json("cancel", order.id, "--account", "erik", "--reason", "not_shipped_on_time", code=3)
     assert human["state"] == "needs_human" and "slider" in human["outcome_note"]
+    # the person is told what to do next: solve it headed, then retry; and where the screenshot is
+    assert f"`recoup accounts login erik --headed`, then `recoup cases retry {human['id']}`" in human["next"]
+    shot = re.search(r"screenshot: (\S+\.png)", human["next"])
+    assert shot and Path(shot.group(1)).is_file(), human["next"]
     assert cli.submissions(order.id) == 0 and cli.submissions("3042417938137300") == 0
 
     # The operator solved the slider: retry runs it again, now through.

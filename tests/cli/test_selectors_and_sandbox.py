@@ -61,6 +61,14 @@ def test_sandbox_command_serves_portal_and_mail_until_ctrl_c(tmp_path: Path) -> 
         page = httpx.get(portal.group(1), follow_redirects=True, timeout=10)
         assert page.status_code == 200 and "login" in str(page.url)  # signed out: the login page
         assert "ann@buyer.test / ann-pass-1" in banner
+        # a ready set-up for Recoup, secrets marked as the sandbox's throwaway test data
+        assert "throwaway test data" in banner
+        for wanted in (f"export RECOUP_PORTAL_BASE_URL={portal.group(1).split('/p/')[0]}",
+                       f"export RECOUP_IMAP_PORT={imap.group(2)}", "export RECOUP_IMAP_SSL=false",
+                       "export RECOUP_SECRET_ANN_PASSWORD=ann-pass-1",
+                       "export RECOUP_SECRET_ANN_MAILBOX=ann-pass-1",
+                       "recoup accounts add ann --email ann@buyer.test"):
+            assert wanted + "\n" in banner, wanted
         with IMAPClient(imap.group(1), port=int(imap.group(2)), ssl=False, timeout=10) as client:
             assert b"IMAP4REV1" in client.capabilities()
     finally:

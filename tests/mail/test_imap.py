@@ -8,9 +8,9 @@ import pytest
 from imapclient import IMAPClient
 
 from bot.config import Settings
-from bot.errors import MailLoginError, MailUnavailableError
+from bot.errors import ConfigError, MailLoginError, MailUnavailableError
 from bot.mail.cursor import MailCursor, PlanReason, advance, plan_fetch
-from bot.mail.imap import FetchedMail, MailboxClient
+from bot.mail.imap import PLAIN_IMAP_HINT, FetchedMail, MailboxClient
 from bot.mail.message import parse_message
 from tests.fixtures.mail import Mailbox, deliver, make_message
 
@@ -170,7 +170,9 @@ def test_unreachable_server_raises_mail_unavailable() -> None:
     assert info.value.action == "retry"
 
 
-def test_tls_to_a_plain_server_raises_mail_unavailable(mailbox: Mailbox) -> None:
+def test_tls_to_a_plain_server_is_a_setting_with_the_hint(mailbox: Mailbox) -> None:
+    """SSL's "wrong version number" against a plain server is no passing fault: ConfigError
+    (fix_config, no retry) saying to turn RECOUP_IMAP_SSL off, from open() and greet() alike."""
     client = MailboxClient(
         mailbox.server.host,
         mailbox.server.imap_port,
@@ -179,8 +181,11 @@ def test_tls_to_a_plain_server_raises_mail_unavailable(mailbox: Mailbox) -> None
         password=mailbox.password,
         timeout_s=5,
     )
-    with pytest.raises(MailUnavailableError):
-        client.open()
+    for attempt in (client.open, client.greet):
+        with pytest.raises(ConfigError) as info:
+            attempt()
+        assert PLAIN_IMAP_HINT in str(info.value) and info.value.action == "fix_config"
+        assert "WRONG_VERSION_NUMBER" not in str(info.value)
 
 
 def test_reading_before_open_raises_mail_unavailable(mailbox: Mailbox) -> None:
