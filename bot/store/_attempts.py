@@ -70,12 +70,11 @@ class AttemptOps(RepoBase):
             if decision.stop:
                 raise error  # rolls the transaction back: a worker without the lease writes nothing
             if decision.to_state is not None:
+                note = None
                 if decision.to_state in (CaseState.NEEDS_HUMAN, CaseState.FAILED):
-                    row.outcome_note = error.message
+                    note = error.message
                 if error.action is Action.FIX_CONFIG:
-                    row.outcome_note = (
-                        f"{error.message}; fix the configuration, then `recoup cases retry {case_id}`"
-                    )
+                    note = f"{error.message}; fix the configuration, then `recoup cases retry {case_id}`"
                 self._set_state(
                     session,
                     row,
@@ -87,6 +86,7 @@ class AttemptOps(RepoBase):
                         "error": type(error).__name__,
                         "message": error.message,
                     },
+                    outcome_note=note,
                 )
             return case_from_row(row)
 

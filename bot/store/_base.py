@@ -140,17 +140,21 @@ class RepoBase:
         now: datetime,
         kind: str,
         detail: Mapping[str, Any] | None = None,
+        outcome_note: str | None = None,
     ) -> CaseEventRow:
         """Move a locked row to `to_state` (checked against the table) and write its event.
 
         Leaving the leased states (running, submitting) also clears the lease, so a finished
         or parked case never keeps its account busy; `last_error` is cleared unless the new
-        state is one of :data:`bot.states.ERROR_KEEPING_STATES`.
+        state is one of :data:`bot.states.ERROR_KEEPING_STATES`. The case's `outcome_note` is
+        the note of THIS move (`outcome_note`, or none): a note never outlives the state it
+        explained (a refunded case does not keep "the seller made a counter-proposal").
         """
         from_state = CaseState(row.state)
         check_transition(from_state, to_state)
         row.state = to_state.value
         row.updated_at = now
+        row.outcome_note = outcome_note
         if to_state not in LEASED_STATES:
             row.lease_owner = None
             row.lease_expires_at = None

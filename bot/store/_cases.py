@@ -119,9 +119,9 @@ class CaseCore(RepoBase):
                 row.portal_request_ref = portal_request_ref
             if outcome_amount is not None:
                 row.outcome_amount = outcome_amount
-            if outcome_note is not None:
-                row.outcome_note = outcome_note
-            self._set_state(session, row, to_state, now=now, kind=kind, detail=detail)
+            self._set_state(
+                session, row, to_state, now=now, kind=kind, detail=detail, outcome_note=outcome_note
+            )
             return case_from_row(row)
 
     def mark_submit_intent(

@@ -284,9 +284,8 @@ class MailApplyRepository(RepoBase):
                 self._request_check(session, row, now, note)
                 checked.append(row.id)
             if move_to is not None:
-                self._set_state(session, row, move_to, now=now, kind=OUTCOME_EVENT, detail=note)
-                if effect.outcome_note is not None:
-                    row.outcome_note = effect.outcome_note
+                self._set_state(session, row, move_to, now=now, kind=OUTCOME_EVENT, detail=note,
+                                outcome_note=effect.outcome_note)  # fmt: skip
                 moved.append((row.id, move_to))
         return checked, moved
 
