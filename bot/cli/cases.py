@@ -78,14 +78,15 @@ def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
                 )
             if case.outcome_note:
                 c.print(line(f"outcome: {case.outcome_note}"))
-            table = Table("at", "from", "to", "event", "detail")
+            table = Table("at", "from", "to", "event")
+            table.add_column("detail", overflow="fold")  # wrapped, never cut
             for e in events:
                 table.add_row(
                     e.at.strftime("%Y-%m-%d %H:%M:%S"),
                     e.from_state.value if e.from_state else "",
                     e.to_state.value,
                     shown(e.kind),
-                    shown(", ".join(f"{k}={v}" for k, v in e.detail.items())[:80]),
+                    shown(", ".join(f"{k}={v}" for k, v in e.detail.items())),
                 )
             c.print(table)
             c.print(line(f"{len(attempts)} attempt(s); {len(evidence)} evidence file(s) in {folder}"))

@@ -182,3 +182,19 @@ def test_demo_summary_prints_notes_literally(data: Path) -> None:
     finally:
         store.close()
     _assert_literal(buffer.getvalue(), *HOSTILE.values())
+
+
+def test_cases_show_wraps_a_long_detail_instead_of_cutting_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECOUP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "100")
+    _recoup("accounts", "add", "ann", "--email", "ann@buyer.test", "--no-check", code=0)
+    _recoup("cancel", ORDERS[0], "--account", "ann", *CANCEL, code=0)
+    portal_text = " ".join(f"word{n}" for n in range(40)) + " THE-END"
+    with Store.open(Settings().resolved_database_url) as store:
+        case = store.cases.list_cases()[0]
+        store.cases.transition(case.id, CaseState.NEEDS_HUMAN, expected_from=CaseState.QUEUED,
+                               detail={"portal": portal_text})  # fmt: skip
+    out = _recoup("cases", "show", str(case.id), code=0).stdout
+    assert "THE-END" in out and "word39" in out
