@@ -66,7 +66,14 @@ def submit(cmd: Command, raw: dict[str, Any], evidence: Sequence[Path], *, queue
     asyncio.run(_submit(cmd.out, cmd.settings, cmd.store, new, evidence, queue_only=queue_only))
 
 
-UNCHECKED = "the amount (and item line) is checked against the order right before the submit"
+UNCHECKED = "the amount is checked against the order total right before the submit"
+
+
+def _unchecked(new: NewCase) -> str:
+    """What the engine checks before the submit when intake could not read the order."""
+    if new.item_line is None:
+        return UNCHECKED
+    return f"the amount is checked against item line {new.item_line}'s price right before the submit"
 
 
 async def _submit(
@@ -84,7 +91,7 @@ async def _submit(
     amount = new.amount if new.kind is CaseKind.REFUND else None
     if service_running(store):  # the service may be driving this account's browser right now
         case = await asyncio.to_thread(create)
-        note = "queued: the running service will pick it up" + (f"; {UNCHECKED}" if amount else "")
+        note = "queued: the running service will pick it up" + (f"; {_unchecked(new)}" if amount else "")
         report(out, case, None, ran=False, note=_approval(case) or note)
         return
     if queue_only and amount is None:
@@ -97,7 +104,7 @@ async def _submit(
             if not hold.held:
                 case = await asyncio.to_thread(create)
                 note = f"account {new.account} is busy ({hold.busy_with}): {_queued_note(store)}"
-                note += f"; {UNCHECKED}" if amount else ""
+                note += f"; {_unchecked(new)}" if amount else ""
                 report(out, case, None, ran=False, note=_approval(case) or note,
                        code=ExitCode.OK if queue_only else ExitCode.QUEUED)  # fmt: skip
                 return
@@ -111,7 +118,7 @@ async def _submit(
                 except RecoupError as exc:
                     if not queue_only:
                         raise
-                    deferred = f"the order total could not be read ({exc.message}); {UNCHECKED}"
+                    deferred = f"the order could not be read ({exc.message}); {_unchecked(new)}"
             case = await asyncio.to_thread(create)
             if queue_only or case.state is not CaseState.QUEUED:
                 report(out, case, None, ran=False, note=_approval(case) or deferred or "queued (--queue)")
