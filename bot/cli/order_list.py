@@ -23,7 +23,7 @@ from bot.cli.common import Command, JsonOpt, opening
 from bot.display import line, shown
 from bot.errors import TransientError
 from bot.oneoff import hold_account
-from bot.runtime import open_runtime
+from bot.runtime import open_runtime, service_running
 from flows.money import Money
 from flows.orders import fileable, list_orders
 from flows.pack import Pack
@@ -42,6 +42,8 @@ def orders(
     Recoup can file (read-only)."""
     with opening(ctx, as_json) as cmd:
         cmd.store.accounts.get(account)  # UnknownAccountError: exit 2 before any browser starts
+        if service_running(cmd.store):
+            cmd.out.info("note: `recoup run` is running; reading the orders opens a second session.")
         rows = asyncio.run(_read(cmd, account, limit))
         cmd.out.data(rows, lambda: _table(cmd, account, rows))
 
