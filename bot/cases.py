@@ -29,6 +29,7 @@ from bot.models import Case, NewCase, NewEvidence
 from bot.policies import dispute_share_guard
 from bot.states import CaseState
 from bot.store import Store
+from flows.registry import PackRegistry
 
 INPUT_FOLDER = "input"
 """Sub-folder of a case folder holding the operator's evidence files (what gets uploaded)."""
@@ -54,7 +55,8 @@ def create_case(
 
     `new` is a :class:`NewCase` or raw input (validated by :meth:`NewCase.parse`); it may not
     name an evidence folder itself. `evidence` files must pass
-    :func:`bot.evidence_input.check_evidence_with_settings` and lie inside `evidence_root`
+    :func:`bot.evidence_input.check_evidence_with_settings` (the types and limits of the
+    account's portal pack; PackError for a bad pack) and lie inside `evidence_root`
     (default `settings.evidence_input_dir`; None: anywhere). `approve_first` overrides the
     setting. Raises InvalidOrderIdError, AmountError, UnknownAccountError, EvidenceError,
     DuplicateCaseError, DisputeShareError (all InputError; nothing written) or
@@ -63,9 +65,12 @@ def create_case(
     case = NewCase.parse(new) if isinstance(new, Mapping) else new
     if case.evidence_folder is not None:
         raise InputError("the evidence folder is chosen by Recoup; give the evidence files instead")
-    store.accounts.get(case.account)  # UnknownAccountError before touching any file
+    account = store.accounts.get(case.account)  # UnknownAccountError before touching any file
     root = evidence_root if evidence_root is not None else settings.evidence_input_dir
-    files = check_evidence_with_settings(list(evidence), settings, allowed_root=root)
+    files: list[Path] = []
+    if evidence:  # the portal's own rule (the pack is loaded only when there are files to check)
+        rules = PackRegistry(settings).for_account(account).model.evidence
+        files = check_evidence_with_settings(list(evidence), settings, rules, allowed_root=root)
     existing = store.cases.find(case.account, case.order_id, case.kind)
     if existing is not None:
         raise store.intake._duplicate(case, existing.id)

@@ -9,9 +9,10 @@ and records the outcome in the store:
 * a case found in `submitting` is reconciled: the flow re-reads the order first and, when the
   portal already shows the request, raises AlreadyRequestedError: the case becomes `submitted`
   without any click; only when the page shows no request is the form filled again;
-* a refund's amount is checked against the order total (My Orders) before its form is opened,
-  however the case was created (:func:`flows.money.check_refund_amount`): above the total the
-  case fails ("amount above order total"), a total in another currency parks it for a human;
+* a refund's amount is checked against the order (My Orders) before its form is opened, however
+  the case was created (:func:`flows.orders.check_order_refund`: the price of the case's item
+  line when the card prints one, else the total): above it, or a line the order does not have,
+  the case fails; a price in another currency parks it for a human;
 * every failure is a typed error whose `action` decides, through the one failure policy
   (:func:`bot.states.after_failure`, applied by the store with the attempt record): retry (back
   to `queued` with backoff), re-login (the session budget), needs a human, reconcile an
@@ -59,9 +60,8 @@ from bot.store import Store
 from flows.cancel import cancel_order
 from flows.env import FlowEnv
 from flows.login import CodeSource, Credentials
-from flows.money import check_refund_amount
 from flows.offer import OfferAnswer, OfferPolicy, answer_offer
-from flows.orders import find_order
+from flows.orders import check_order_refund, find_order
 from flows.pack import Pack
 from flows.refund import RefundRequest, request_refund
 from flows.registry import PackRegistry
@@ -213,23 +213,29 @@ class Engine:
     async def _check_amount(self, page: Page, env: FlowEnv, case: Case) -> None:
         """The pre-submit amount check, for every refund case however it was created (a queued
         case whose total could not be read at intake, a case created while the service ran):
-        read the order's total in My Orders and apply :func:`flows.money.check_refund_amount`
-        before the refund form is opened, so nothing is clicked on a bad amount. AmountError
-        ("amount above order total") fails the case; CurrencyMismatchError parks it for a human."""
+        read the order's card in My Orders and apply :func:`flows.orders.check_order_refund`
+        (the case's item line's price when the card prints per-line prices, else the order
+        total) before the refund form is opened, so nothing is clicked on a bad amount.
+        AmountError ("amount above ...") or InputError (no such item line) fails the case;
+        CurrencyMismatchError parks it for a human."""
         if case.amount is None:
             return
         card = await find_order(page, env, case.order_id)
-        total = check_refund_amount(
-            case.amount, case.currency, card.total, order_id=case.order_id, total_text=card.total_text or ""
-        )
-        logger.info("case {}: amount {} within the order total {}", case.id, case.amount, total)
+        limit = check_order_refund(card, case.amount, case.currency, item_line=case.item_line)
+        within = f"item line {case.item_line}'s price" if case.item_line else "the order total"
+        logger.info("case {}: amount {} within {} {}", case.id, case.amount, within, limit)
 
     def _refund_request(self, case: Case, state: CaseState) -> RefundRequest:
-        """The flow's request. Each line of an order takes its own request and the flow picks the
-        first line without one; a case reconciling an earlier submit is pinned to the line its
-        intent recorded (no line recorded: any request on the order counts as its own)."""
+        """The flow's request. Each line of an order takes its own request. A case that names its
+        item line (`Case.item_line`, 1-based) is pinned to it, in every attempt and reconcile;
+        else the flow picks the first line without one, and a case reconciling an earlier submit
+        is pinned to the line its intent recorded (no line recorded: any request on the order
+        counts as its own). The flow counts lines from 0."""
         folder = Path(case.evidence_folder) if case.evidence_folder else self.case_dir(case.id)
-        pinned = self._intended_line(case.id) if state is CaseState.SUBMITTING else None
+        if case.item_line is not None:
+            pinned: int | None = case.item_line - 1
+        else:
+            pinned = self._intended_line(case.id) if state is CaseState.SUBMITTING else None
         return RefundRequest(
             order_id=case.order_id,
             reason=case.reason,
@@ -303,7 +309,8 @@ class Engine:
         report_case = ReportCase(
             case_id=str(case.id), account=case.account, order_id=case.order_id, kind=case.kind.value,
             state=case.state.value, reason=case.reason, amount=case.amount, currency=case.currency,
-            refund_type=case.refund_type.value if case.refund_type else None, message=case.message,
+            item_line=case.item_line, refund_type=case.refund_type.value if case.refund_type else None,
+            message=case.message,
             created_at=case.created_at, events=events, outcome=case.outcome_note,
             portal=self.packs.for_account(self.store.accounts.get(case.account)).model.portal,
         )

@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from bot.config import Settings
 from bot.errors import EvidenceError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp"})
-"""Image types the portal's refund form accepts (help pages)."""
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".webm"})
-"""Video types accepted (the portal's list is a guess; see portal-facts)."""
+class PortalEvidenceRules(Protocol):
+    """What a portal accepts as evidence: the pack's `evidence:` block
+    (:class:`flows.pack_schema.EvidenceLimits`)."""
+
+    @property
+    def image_suffixes(self) -> list[str]: ...
+    @property
+    def video_suffixes(self) -> list[str]: ...
+    @property
+    def max_image_bytes(self) -> int: ...
+    @property
+    def max_video_bytes(self) -> int: ...
+    @property
+    def max_count(self) -> int: ...
+
 
 # Leading bytes of each known type: a renamed file (a .pdf called .jpg) is refused here rather
 # than by the portal after the upload. Types not listed are not sniffed.
@@ -78,17 +90,19 @@ def check_evidence_files(
 
 
 def check_evidence_with_settings(
-    paths: Sequence[Path], settings: Settings, *, allowed_root: Path | None = None
+    paths: Sequence[Path], settings: Settings, rules: PortalEvidenceRules, *, allowed_root: Path | None = None
 ) -> list[Path]:
-    """:func:`check_evidence_files` with the limits from `settings`."""
+    """:func:`check_evidence_files` with the types the portal accepts (`rules`: the pack's
+    `evidence:` block) and its size and count limits, each lowered by the settings where
+    stricter. A type the portal does not take raises EvidenceError naming the allowed types."""
     return check_evidence_files(
         paths,
         allowed_root=allowed_root,
-        allowed_suffixes=IMAGE_SUFFIXES | VIDEO_SUFFIXES,
-        max_bytes=settings.max_evidence_bytes,
-        max_video_bytes=settings.max_evidence_video_bytes,
-        video_suffixes=VIDEO_SUFFIXES,
-        max_count=settings.max_evidence_files,
+        allowed_suffixes=[*rules.image_suffixes, *rules.video_suffixes],
+        max_bytes=min(rules.max_image_bytes, settings.max_evidence_bytes),
+        max_video_bytes=min(rules.max_video_bytes, settings.max_evidence_video_bytes),
+        video_suffixes=rules.video_suffixes,
+        max_count=min(rules.max_count, settings.max_evidence_files),
     )
 
 

@@ -163,6 +163,10 @@ class NewCase(BaseModel):
     """Refund cases only: amount asked, positive, at most 2 decimals."""
     currency: str | None = None
     """ISO 4217 code of `amount`."""
+    item_line: int | None = None
+    """Refund cases only: the order's item line asked for, 1-based as the portal lists them
+    (`recoup refund --item N`); None: the first line without a request. The flows count lines
+    from 0 (`RefundRequest.item_index` = `item_line - 1`)."""
     evidence_folder: str | None = None
     """Folder of the case's evidence files (copied in by the CLI)."""
 
@@ -197,6 +201,13 @@ class NewCase(BaseModel):
             raise InputError("currency must be a 3-letter ISO code like USD")
         return value
 
+    @field_validator("item_line")
+    @classmethod
+    def _item_line(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise InputError("item line must be 1 or more (lines are counted from 1)", field="item_line")
+        return value
+
     @model_validator(mode="after")
     def _kind_rules(self) -> NewCase:
         if self.kind is CaseKind.REFUND:
@@ -204,8 +215,8 @@ class NewCase(BaseModel):
                 raise InputError("a refund case needs a refund type")
             if self.amount is None or self.currency is None:
                 raise AmountError("a refund case needs an amount and a currency")
-        elif self.refund_type is not None or self.amount is not None:
-            raise InputError("a cancel case takes no refund type or amount")
+        elif self.refund_type is not None or self.amount is not None or self.item_line is not None:
+            raise InputError("a cancel case takes no refund type, amount or item line")
         return self
 
     @classmethod
@@ -235,6 +246,8 @@ class Case(BaseModel):
     refund_type: RefundType | None
     amount: Decimal | None
     currency: str | None
+    item_line: int | None = None
+    """Refund cases: the item line asked for (1-based); None: the first line without a request."""
     evidence_folder: str | None
     state: CaseState
     lease_owner: str | None

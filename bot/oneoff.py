@@ -21,33 +21,38 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.config import Settings
-from bot.errors import AmountError, CurrencyMismatchError, SchedulerLockedError
+from bot.errors import AmountError, CurrencyMismatchError, InputError, SchedulerLockedError
 from bot.heartbeat import heartbeat
 from bot.runtime import Runtime, live_holder, worker_id
 from bot.store import Store
-from flows.money import check_refund_amount
-from flows.orders import find_order
+from flows.orders import check_order_refund, find_order
 
 
 async def check_amount(
-    rt: Runtime, account_name: str, order_id: str, amount: Decimal, currency: str | None
+    rt: Runtime,
+    account_name: str,
+    order_id: str,
+    amount: Decimal,
+    currency: str | None,
+    *,
+    item_line: int | None = None,
 ) -> Decimal | None:
-    """Read the order's total on the portal (signed in as the account) and check `amount` against
-    it with :func:`flows.money.check_refund_amount` — before any case is written. The caller
-    must hold the account (:func:`hold_account`). Returns the total (None when the page shows
-    none). Raises AmountError for an amount above the total or a total in another currency
-    (bad input: nothing written), and the flows' typed errors (order not found, challenge,
-    unavailable)."""
+    """Read the order's card on the portal (signed in as the account) and check `amount` with
+    :func:`flows.orders.check_order_refund` — against the price of `item_line` (1-based) when the
+    card prints per-line prices, else the order total — before any case is written. The caller
+    must hold the account (:func:`hold_account`). Returns the limit (None when the page shows
+    none). Raises InputError for a line the order does not have, AmountError for an amount
+    above the limit or a limit in another currency (bad input: nothing written), and the flows'
+    typed errors (order not found, challenge, unavailable)."""
     account = await asyncio.to_thread(rt.store.accounts.get, account_name)
     async with rt.portal_session(account) as session:
         card = await session.run(lambda: find_order(session.page, session.env, order_id))
     try:
-        return check_refund_amount(
-            amount, currency, card.total, order_id=order_id, total_text=card.total_text or ""
-        )
+        return check_order_refund(card, amount, currency, item_line=item_line)
     except (CurrencyMismatchError, AmountError) as exc:  # at intake both are bad input
         raise AmountError(f"{exc.message}; nothing was written", **exc.context) from None
-
+    except InputError as exc:
+        raise InputError(f"{exc.message}; nothing was written", **exc.context) from None
 
 
 ACCOUNT_LOCK_PREFIX = "account:"

@@ -72,6 +72,8 @@ class ReportCase(BaseModel):
     reason: str | None = None
     amount: Decimal | None = None
     currency: str | None = None
+    item_line: int | None = None
+    """The order's item line a refund asks for (1-based); None: not chosen by the operator."""
     refund_type: str | None = None
     message: str | None = None
     created_at: datetime

@@ -88,7 +88,13 @@ def read_money(text: str, pattern: re.Pattern[str], currencies: Mapping[str, Seq
 
 
 def check_refund_amount(
-    amount: Decimal, currency: str | None, total: Money | None, *, order_id: str, total_text: str
+    amount: Decimal,
+    currency: str | None,
+    total: Money | None,
+    *,
+    order_id: str,
+    total_text: str,
+    line: int | None = None,
 ) -> Decimal | None:
     """Hold a refund `amount` in `currency` against the order's `total` (as read by
     :func:`read_money` from `total_text`); return the total's amount, or None when the page
@@ -96,9 +102,13 @@ def check_refund_amount(
 
     Raises AmountError ("amount above order total") when `amount` is larger than the total, and
     CurrencyMismatchError (a person decides) when the total is in another currency or names no
-    currency the pack knows. A one-off command turns both into bad input: nothing written."""
+    currency the pack knows. A one-off command turns both into bad input: nothing written.
+
+    With `line` (1-based) `total` is that item line's price instead (:func:`flows.orders.
+    check_order_refund` picks it) and the messages name the line."""
     if total is None:
         return None
+    what = f"item line {line} of order {order_id}" if line is not None else f"order {order_id}"
     asked = (currency or "").upper() or None
     context = {
         "amount": str(amount),
@@ -109,15 +119,23 @@ def check_refund_amount(
     }
     if total.currency is None:
         raise CurrencyMismatchError(
-            f"cannot check the refund amount: the total of order {order_id} ('{total_text.strip()}') "
-            "names no currency the selector pack knows (add its marker to `currencies:`)",
+            f"cannot check the refund amount: the {'price' if line else 'total'} of {what} "
+            f"('{total_text.strip()}') names no currency the selector pack knows "
+            "(add its marker to `currencies:`)",
             **context,
         )
     if asked is not None and total.currency != asked:
         raise CurrencyMismatchError(
-            f"refund amount is in {asked} but the order total is in {total.currency} "
-            f"(order {order_id}: '{total_text.strip()}')",
+            f"refund amount is in {asked} but the {'line price' if line else 'order total'} is in "
+            f"{total.currency} ({what}: '{total_text.strip()}')",
             **context,
+        )
+    if amount > total.amount and line is not None:
+        raise AmountError(
+            f"amount above the item line's price: the refund amount {amount} {asked or total.currency} "
+            f"is above {total}, what {what} cost ('{total_text.strip()}')",
+            **context,
+            item_line=line,
         )
     if amount > total.amount:
         raise AmountError(

@@ -32,6 +32,7 @@ from playwright.async_api import Locator, Page
 from bot.errors import (
     AlreadyRequestedError,
     AmountError,
+    InputError,
     NotEligibleError,
     PortalUnavailableError,
     SubmitUnconfirmedError,
@@ -61,7 +62,8 @@ class RefundRequest:
     refund_type: RefundType = RefundType.REFUND_ONLY
     amount: Decimal | None = None
     item_index: int | None = None
-    """The item line (0-based); None: the first line without a request (module docstring)."""
+    """The item line, 0-based (a case's 1-based `item_line` minus 1); None: the first line
+    without a request (module docstring). A line the order does not have raises InputError."""
     reconcile: bool = False
     """An earlier attempt wrote a submit intent without naming its line: a request on ANY line
     counts as this one's (nothing is filed twice)."""
@@ -136,7 +138,10 @@ async def _choose_line(detail: OrderDetailPage, req: RefundRequest, status: str,
     or NotEligibleError, nothing clicked."""
     count = await detail.item_count()
     if req.item_index is not None:
-        await detail.item(req.item_index)  # LocatorMissingError when the order has no such line
+        if req.item_index >= count:
+            raise InputError(
+                f"order {req.order_id} has {count} item line(s): there is no line {req.item_index + 1}; "
+                "nothing clicked", order_id=req.order_id, item_line=req.item_index + 1, lines=count)
         candidates = [req.item_index]
     else:
         candidates = list(range(count))

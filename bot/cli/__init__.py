@@ -18,6 +18,7 @@ from bot.cli import accounts as cli_accounts
 from bot.cli import cases as cli_cases
 from bot.cli import doctor as cli_doctor
 from bot.cli import mail as cli_mail
+from bot.cli import order_list as cli_order_list
 from bot.cli import orders as cli_orders
 from bot.cli import service as cli_service
 from bot.cli.common import EXIT_CODES_HELP, CliState
@@ -61,6 +62,7 @@ app.add_typer(selectors_app, name="selectors")
 app.command("cancel")(cli_orders.cancel)
 app.command("refund")(cli_orders.refund)
 app.command("status")(cli_orders.status)
+app.command("orders")(cli_order_list.orders)
 app.command("evidence")(cli_orders.evidence)
 app.command("doctor")(cli_doctor.doctor)
 app.command("run")(cli_service.run)

@@ -76,6 +76,8 @@ def show(ctx: typer.Context, case_id: int, as_json: JsonOpt = False) -> None:
                         f"({case.refund_type.value if case.refund_type else ''})"
                     )
                 )
+            if case.item_line is not None:
+                c.print(line(f"item line {case.item_line} of the order"))
             if case.outcome_note:
                 c.print(line(f"outcome: {case.outcome_note}"))
             table = Table("at", "from", "to", "event")

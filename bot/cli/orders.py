@@ -74,6 +74,14 @@ def refund(
         list[Path] | None, typer.Option(help="Evidence file (photo/video); repeatable.")
     ] = None,
     currency: Annotated[str, typer.Option(help="ISO code of the amount.")] = "USD",
+    item: Annotated[
+        int | None,
+        typer.Option(
+            "--item",
+            help="Item line of the order (1 = first, as `recoup orders` numbers them); the amount is "
+            "then at most that line's price. Default: the first line without a request.",
+        ),
+    ] = None,
     queue: QueueOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -90,6 +98,7 @@ def refund(
             "refund_type": refund_type,
             "amount": value,
             "currency": given_currency or currency.upper(),
+            "item_line": item,
         }
         NewCase.parse(raw)
     with opening(ctx, as_json) as cmd:

@@ -3,8 +3,9 @@
 Order of work, so that bad input never leaves anything behind: validate the input (order id,
 amount, reason against the pack, account, evidence files, duplicates); then hold the account
 (:func:`bot.oneoff.hold_account`: waits up to `account_wait_seconds` while another process
-runs one of its cases); then — for a refund, run now or `--queue` — read the order's total on the
-portal and refuse a larger amount (or a total in another currency), and only then create the case
+runs one of its cases); then — for a refund, run now or `--queue` — read the order's card on the
+portal and refuse an item line it does not have (`--item`) or an amount above that line's price
+(else the order total; or one in another currency), and only then create the case
 with :func:`bot.cases.create_case` (all or nothing). Then run it once, unless the service is
 running, approve-first holds it, or `--queue` was given.
 
@@ -40,7 +41,8 @@ from flows.registry import PackRegistry
 
 def validate(store: Store, settings: Settings, new: NewCase, evidence: Sequence[Path]) -> None:
     """Every check that needs no portal; raises an InputError subclass, writes nothing. The
-    reason is checked against the pack of the account's portal (PackError for a bad pack)."""
+    reason and the evidence files (types, sizes, count) are checked against the pack of the
+    account's portal (PackError for a bad pack)."""
     account = store.accounts.get(new.account)
     pack = PackRegistry(settings).for_account(account)
     try:
@@ -50,7 +52,9 @@ def validate(store: Store, settings: Settings, new: NewCase, evidence: Sequence[
             pack.refund_reason_labels(new.reason)
     except PackError as exc:
         raise InputError(f"reason: {exc}") from None
-    check_evidence_with_settings(list(evidence), settings, allowed_root=settings.evidence_input_dir)
+    check_evidence_with_settings(
+        list(evidence), settings, pack.model.evidence, allowed_root=settings.evidence_input_dir
+    )
     existing = store.cases.find(new.account, new.order_id, new.kind)
     if existing is not None:
         raise store.intake._duplicate(new, existing.id)
@@ -64,6 +68,13 @@ def submit(cmd: Command, raw: dict[str, Any], evidence: Sequence[Path], *, queue
 
 
 UNCHECKED = "the amount is checked against the order total right before the submit"
+
+
+def _unchecked(new: NewCase) -> str:
+    """What the engine checks before the submit when intake could not read the order."""
+    if new.item_line is None:
+        return UNCHECKED
+    return f"the amount is checked against item line {new.item_line}'s price right before the submit"
 
 
 async def _submit(
@@ -81,7 +92,7 @@ async def _submit(
     amount = new.amount if new.kind is CaseKind.REFUND else None
     if service_running(store):  # the service may be driving this account's browser right now
         case = await asyncio.to_thread(create)
-        note = "queued: the running service will pick it up" + (f"; {UNCHECKED}" if amount else "")
+        note = "queued: the running service will pick it up" + (f"; {_unchecked(new)}" if amount else "")
         report(out, case, None, ran=False, note=_approval(case) or note)
         return
     if queue_only and amount is None:
@@ -94,20 +105,21 @@ async def _submit(
             if not hold.held:
                 case = await asyncio.to_thread(create)
                 note = f"account {new.account} is busy ({hold.busy_with}): {_queued_note(store)}"
-                note += f"; {UNCHECKED}" if amount else ""
+                note += f"; {_unchecked(new)}" if amount else ""
                 report(out, case, None, ran=False, note=_approval(case) or note,
                        code=ExitCode.OK if queue_only else ExitCode.QUEUED)  # fmt: skip
                 return
             deferred: str | None = None
             if amount is not None:
                 try:
-                    await check_amount(rt, new.account, new.order_id, amount, new.currency)
+                    await check_amount(rt, new.account, new.order_id, amount, new.currency,
+                                       item_line=new.item_line)
                 except (InputError, PortalRefusalError):
                     raise  # bad amount, unknown order: nothing written
                 except RecoupError as exc:
                     if not queue_only:
                         raise
-                    deferred = f"the order total could not be read ({exc.message}); {UNCHECKED}"
+                    deferred = f"the order could not be read ({exc.message}); {_unchecked(new)}"
             case = await asyncio.to_thread(create)
             if queue_only or case.state is not CaseState.QUEUED:
                 report(out, case, None, ran=False, note=_approval(case) or deferred or "queued (--queue)")
@@ -175,6 +187,8 @@ def report(
                 shown(case.state.value, state_style(case.state)),
             )
         )
+        if case.item_line is not None:
+            out.console.print(line(f"  item line {case.item_line}"))
         if note:
             out.console.print(line(f"  {note}"))
         if case.outcome_note:

@@ -85,6 +85,9 @@ class CaseRow(Base):
     refund_type: Mapped[str | None] = mapped_column(String(32))
     amount: Mapped[Decimal | None] = mapped_column(DecimalString())
     currency: Mapped[str | None] = mapped_column(String(3))
+    item_line: Mapped[int | None] = mapped_column(Integer)
+    """Refund cases: the order's item line asked for (1-based, as the operator counts); None: the
+    first line without a request (migration 0006)."""
     evidence_folder: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(32))
     lease_owner: Mapped[str | None] = mapped_column(String(128))

@@ -16,6 +16,28 @@ from flows.pages.base import PortalPage
 
 
 @dataclass(frozen=True)
+class CardLine:
+    """One item line of a card (read only when asked: :meth:`OrderListPage.read_card`)."""
+
+    number: int
+    """1-based, in page order (the detail page lists the lines in the same order)."""
+    name: str
+    price_text: str | None
+    """The unit price as printed ("US $4.10"), None when the card shows none."""
+    price: Money | None
+    quantity: int
+    """From "x2"; 1 when the card shows no quantity."""
+
+    @property
+    def amount(self) -> Money | None:
+        """What the line cost: unit price x quantity (None without a readable price). The most
+        a refund of this line can ask (sandbox/CONTRACT.md, "My Orders")."""
+        if self.price is None:
+            return None
+        return Money(self.price.amount * self.quantity, self.price.currency)
+
+
+@dataclass(frozen=True)
 class OrderCard:
     """What one order card of the list says."""
 
@@ -27,15 +49,19 @@ class OrderCard:
     item_names: tuple[str, ...]
     total: Money | None = None
     """The total as amount + currency (None when the card shows no readable total)."""
+    date_text: str | None = None
+    """The order date as printed, its label removed ("Feb 17, 2026"); None when not read."""
+    lines: tuple[CardLine, ...] = ()
+    """The item lines with their prices; empty when not asked for or the card shows none."""
 
 
 class OrderListPage(PortalPage):
     """The My Orders list (`pages.order_list` of the pack)."""
 
     REQUIRED_KEYS: ClassVar[frozenset[str]] = frozenset({
-        "card_details_link", "card_info", "card_item_name", "card_status", "card_store", "card_total",
-        "order_card", "order_card_with_id", "orders_more", "orders_root", "orders_search_button",
-        "orders_search_input"
+        "card_date", "card_details_link", "card_info", "card_item", "card_item_name", "card_item_price",
+        "card_item_quantity", "card_status", "card_store", "card_total", "order_card",
+        "order_card_with_id", "orders_more", "orders_root", "orders_search_button", "orders_search_input"
     })
     """Locator keys this page object uses (checked when a pack loads)."""
 
@@ -111,8 +137,9 @@ class OrderListPage(PortalPage):
         found = self.pack.order_link_re.search(href)
         return found.group(1) if found else None
 
-    async def read_card(self, card: Locator) -> OrderCard:
-        """Status, id, store, total and item names of one card."""
+    async def read_card(self, card: Locator, *, lines: bool = False) -> OrderCard:
+        """Status, id, store, total and item names of one card; with `lines` also its date and
+        item lines with prices (a few more reads per card: the status scan does without)."""
         order_id = await self.card_order_id(card)
         status_text = await self.text_of("card_status", root=card)
         store = await self._optional_text(card, "card_store")
@@ -130,13 +157,61 @@ class OrderListPage(PortalPage):
             total_text=total,
             item_names=names,
             total=read_money(total, self.pack.money_re, self.pack.model.currencies) if total else None,
+            date_text=await self._date(card) if lines else None,
+            lines=await self._lines(card) if lines else (),
         )
 
-    async def read_all(self) -> list[OrderCard]:
-        """Every card currently shown, in page order."""
+    async def read_all(self, *, lines: bool = False, limit: int | None = None) -> list[OrderCard]:
+        """Every card currently shown (the first `limit` ones), in page order (`lines`: see
+        :meth:`read_card`)."""
         with playwright_errors("listing order cards"):
             cards = await self.cards().all()
-        return [await self.read_card(c) for c in cards]
+        return [await self.read_card(c, lines=lines) for c in cards[:limit]]
+
+    async def _date(self, card: Locator) -> str | None:
+        """The date line without its label: the text after the first colon ("Order date: Feb
+        17, 2026" -> "Feb 17, 2026"; a line without a colon is kept whole)."""
+        text = await self._optional_text(card, "card_date")
+        if text is None:
+            return None
+        return text.split(":", 1)[1].strip() if ":" in text else text
+
+    async def _lines(self, card: Locator) -> tuple[CardLine, ...]:
+        """The card's item lines (empty when the card shows no `card_item`). Names, prices and
+        quantities are read for all lines at once; only when one of them does not give one text
+        per line (a line without a price, say) is each line read on its own."""
+        if not await self.has("card_item", root=card):
+            return ()
+        items = self.pack.locator(card, "card_item")
+        with playwright_errors("reading item lines"):
+            count = await items.count()
+            names = [t.strip() for t in await self.pack.locator(items, "card_item_name").all_inner_texts()]
+            prices = [" ".join(t.split()) for t in
+                      await self.pack.locator(items, "card_item_price").all_text_contents()]
+            quantities = await self.pack.locator(items, "card_item_quantity").all_inner_texts()
+        if not len(names) == len(prices) == len(quantities) == count:
+            return await self._lines_one_by_one(items)
+        return tuple(self._line(n, name, price, qty)
+                     for n, (name, price, qty) in enumerate(zip(names, prices, quantities, strict=True), 1))
+
+    async def _lines_one_by_one(self, items: Locator) -> tuple[CardLine, ...]:
+        with playwright_errors("listing item lines"):
+            each = await items.all()
+        found: list[CardLine] = []
+        for number, item in enumerate(each, start=1):
+            name = await self._optional_text(item, "card_item_name") or ""
+            price = await self._optional_content(item, "card_item_price")
+            quantity = await self._optional_text(item, "card_item_quantity")
+            found.append(self._line(number, name, price, quantity))
+        return tuple(found)
+
+    def _line(self, number: int, name: str, price_text: str | None, quantity_text: str | None) -> CardLine:
+        """A line from its texts: the price read as money, the quantity from its digits ("x2"; 1
+        when none)."""
+        price = (read_money(price_text, self.pack.money_re, self.pack.model.currencies)
+                 if price_text else None)
+        digits = "".join(ch for ch in quantity_text or "" if ch.isascii() and ch.isdigit())
+        return CardLine(number, name, price_text or None, price, int(digits) if digits else 1)
 
     async def _optional_text(self, card: Locator, key: str) -> str | None:
         if not await self.has(key, root=card):

@@ -8,12 +8,11 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import EvidenceError, InputError
-from bot.evidence_input import (
-    IMAGE_SUFFIXES,
-    VIDEO_SUFFIXES,
-    check_evidence_files,
-    check_evidence_with_settings,
-)
+from bot.evidence_input import check_evidence_files, check_evidence_with_settings
+from flows.registry import PackRegistry
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov"})
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 100
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
@@ -62,7 +61,7 @@ def test_symlink_inside_root_is_fine(root: Path) -> None:
         (lambda r: r, r"is a directory"),
         (lambda r: r / ".." / "outside.jpg", r"outside the evidence folder"),
         (lambda r: r / "escape.jpg", r"outside the evidence folder .* through a symlink"),
-        (lambda r: r / "doc.pdf", r"doc\.pdf has type '\.pdf'.*allowed: \.avi"),
+        (lambda r: r / "doc.pdf", r"doc\.pdf has type '\.pdf'.*allowed: \.bmp"),
         (lambda r: r / "noext", r"type '\(none\)'"),
         (lambda r: r / "big.jpeg", r"big\.jpeg is 1001 bytes, over the image limit of 1000 bytes"),
         (
@@ -134,6 +133,20 @@ def test_missing_root_is_reported(tmp_path: Path) -> None:
 
 def test_settings_limits(root: Path) -> None:
     settings = Settings(max_evidence_files=1)
-    assert check_evidence_with_settings([root / "a.jpg"], settings, allowed_root=root) == [root / "a.jpg"]
+    rules = PackRegistry(settings).get("aliexpress").model.evidence
+    ok = check_evidence_with_settings([root / "a.jpg"], settings, rules, allowed_root=root)
+    assert ok == [root / "a.jpg"]
     with pytest.raises(EvidenceError, match="at most 1"):
-        check_evidence_with_settings([root / "a.jpg", root / "b.PNG"], settings, allowed_root=root)
+        check_evidence_with_settings([root / "a.jpg", root / "b.PNG"], settings, rules, allowed_root=root)
+
+
+def test_the_portal_pack_decides_the_types(root: Path) -> None:
+    """One rule: the pack's `evidence:` block (.mp4/.mov only), not a list of Recoup's own."""
+    settings = Settings()
+    rules = PackRegistry(settings).get("aliexpress").model.evidence
+    (root / "clip.avi").write_bytes(b"RIFF" + b"\0" * 100)
+    (root / "clip.webm").write_bytes(b"\x1a\x45\xdf\xa3" + b"\0" * 100)
+    assert check_evidence_with_settings([root / "clip.mp4"], settings, rules, allowed_root=root)
+    for name in ("clip.avi", "clip.webm"):
+        with pytest.raises(EvidenceError, match=r"which the portal does not accept; allowed: .*\.mov.*\.mp4"):
+            check_evidence_with_settings([root / name], settings, rules, allowed_root=root)

@@ -8,8 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from bot.errors import AmountError, CurrencyMismatchError
+from bot.errors import AmountError, CurrencyMismatchError, InputError
+from bot.models import OrderStatus
 from flows.money import Money, check_refund_amount, parse_amount
+from flows.orders import check_order_refund
+from flows.pages.order_list import CardLine, OrderCard
 
 MONEY = re.compile(r"(\d{1,3}(?:[.,\s]?\d{3})*(?:[.,]\d{1,2})?)")  # the pack's pattern
 
@@ -43,3 +46,34 @@ def test_refund_amount_against_the_total() -> None:
         check_refund_amount(Decimal("15.01"), "USD", usd, order_id="1", total_text="US $15.00")
     with pytest.raises(CurrencyMismatchError, match="refund amount is in EUR but the order total is in USD"):
         check_refund_amount(Decimal("5"), "EUR", usd, order_id="1", total_text="US $15.00")
+
+
+def _card(lines: tuple[CardLine, ...], names: tuple[str, ...] = ()) -> OrderCard:
+    return OrderCard(order_id="1", status=OrderStatus.AWAITING_DELIVERY, status_text="Awaiting delivery",
+                     store=None, total_text="Total: US $30.00", item_names=names,
+                     total=Money(Decimal("30.00"), "USD"), lines=lines)
+
+
+def test_an_item_line_is_held_against_what_it_cost() -> None:
+    usd = Money(Decimal("4.10"), "USD")
+    card = _card((CardLine(1, "Case", "US $4.10", usd, 1),
+                  CardLine(2, "Keycaps", "US $10.75", Money(Decimal("10.75"), "USD"), 2)))
+    assert check_order_refund(card, Decimal("21.50"), "USD", item_line=2) == Decimal("21.50")  # 2 x 10.75
+    with pytest.raises(AmountError, match=r"item line 2 of order 1"):
+        check_order_refund(card, Decimal("21.51"), "USD", item_line=2)
+    with pytest.raises(AmountError, match="item line 1"):
+        check_order_refund(card, Decimal("5.00"), "USD", item_line=1)
+    assert check_order_refund(card, Decimal("30.00"), "USD") == Decimal("30.00")  # no line: the total
+    with pytest.raises(InputError, match=r"has 2 item line\(s\): there is no line 3") as info:
+        check_order_refund(card, Decimal("1"), "USD", item_line=3)
+    assert not isinstance(info.value, AmountError)
+
+
+def test_without_per_line_prices_the_total_is_the_limit() -> None:
+    card = _card((CardLine(1, "Case", None, None, 1), CardLine(2, "Keycaps", None, None, 1)))
+    assert check_order_refund(card, Decimal("29.00"), "USD", item_line=2) == Decimal("30.00")
+    names_only = _card((), names=("Case", "Keycaps"))
+    with pytest.raises(InputError, match="no line 3"):
+        check_order_refund(names_only, Decimal("1"), "USD", item_line=3)
+    unknown = _card(())  # no lines, no names: the count is unknown, the total is the limit
+    assert check_order_refund(unknown, Decimal("1"), "USD", item_line=7) == Decimal("30.00")

@@ -37,6 +37,22 @@ async def test_find_recent_and_old_orders(portal: Portal, tab: Page, search: boo
     old = await find_order(tab, env, old_id, search=search)
     assert old.order_id == old_id and old.status is OrderStatus.COMPLETED
 
+
+@pytest.mark.parametrize("portal", ["a", "b"], indirect=True)
+async def test_item_lines_with_prices_in_both_layouts(portal: Portal, tab: Page) -> None:
+    """Each line of a card with its unit price and quantity (layout B renames the line's class:
+    the pack finds it by the item name hook it holds)."""
+    env = portal.env()
+    await log_in(tab, env, portal.creds(ANN))
+    two = await find_order(tab, env, "3042417938137300")
+    assert [(line.number, line.name, line.amount) for line in two.lines] == [
+        (1, "Phone Case for Galaxy S23", Money(Decimal("4.10"), "USD")),
+        (2, "Mechanical Keyboard Keycaps Set", Money(Decimal("21.50"), "USD"))]
+    pair = await find_order(tab, env, "3042417938137135")  # 2 x US $3.49
+    assert [(line.quantity, line.price, line.amount) for line in pair.lines] == [
+        (2, Money(Decimal("3.49"), "USD"), Money(Decimal("6.98"), "USD"))]
+    assert two.date_text and two.date_text[:3].isalpha()
+
 @ONLY_A
 async def test_unknown_order(portal: Portal, tab: Page) -> None:
     env = portal.env()

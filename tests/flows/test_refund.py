@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from bot.errors import AlreadyRequestedError, EvidenceError, NotEligibleError
+from bot.errors import AlreadyRequestedError, EvidenceError, InputError, NotEligibleError
 from bot.evidence import load_manifest, verify_manifest
 from bot.models import RefundStatus, RefundType
 from flows.login import log_in
@@ -61,6 +61,21 @@ async def test_partial_refund_of_second_item(portal: Portal, tab: Page, tmp_path
                              before_submit=nothing_to_record)
     assert info.value.context["refund_status"] == "waiting_seller"
     assert portal.counts(order)["count"] == 1
+
+
+@ONLY_A
+async def test_a_line_the_order_does_not_have_is_bad_input(portal: Portal, tab: Page,
+                                                          evidence_dir: Path) -> None:
+    """A pinned line beyond the order's lines (a case queued with `--item 9`): InputError (the
+    case fails as bad input), nothing clicked, not a missing locator for a person to look at."""
+    env = portal.env()
+    order = "3042417938137300"
+    chosen: list[int] = []
+    await log_in(tab, env, portal.creds(ANN))
+    with pytest.raises(InputError, match=r"has 2 item line\(s\): there is no line 9"):
+        await request_refund(tab, env, _req(order, evidence_dir, item_index=8),
+                             before_submit=nothing_to_record, line_chosen=chosen.append)
+    assert chosen == [] and portal.counts(order)["count"] == 0
 
 
 @ONLY_B

@@ -146,3 +146,36 @@ async def test_intent_without_a_line_counts_any_request_as_its_own(
     await click_as_the_crashed_worker(rig, folder, 1)
     assert await rig.engine.run_case(rig.store.cases.get(case.id), WORKER) is CaseState.SUBMITTED
     assert per_item(rig) == {"2": 1}
+
+
+def line_two_case(folder: Path) -> NewCase:
+    """`recoup refund --item 2`: the case names line 2 (1-based) with an amount within its price."""
+    return NewCase(account="ann", order_id=ORDER, kind=CaseKind.REFUND, reason="not_received",
+                   message="Line 2 never arrived.", refund_type=RefundType.REFUND_ONLY,
+                   amount=Decimal("15.00"), currency="USD", item_line=2, evidence_folder=str(folder))
+
+
+async def test_a_case_naming_line_two_is_pinned_to_it_through_a_crash(
+        rig: Rig, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Line 1 has no request, so "the first line without one" would be line 1: a case naming
+    line 2 whose click landed unseen reconciles on line 2 and files nothing, never line 1."""
+    rig.add_account("ann@buyer.test", "ann", monkeypatch)
+    case = rig.claimed(line_two_case(folder))
+    assert case.item_line == 2
+    rig.store.cases.mark_submit_intent(case.id, WORKER, detail={"kind": "refund", "item_index": 1})
+    await click_as_the_crashed_worker(rig, folder, 1)
+    assert await rig.engine.run_case(rig.store.cases.get(case.id), WORKER) is CaseState.SUBMITTED
+    assert "reconciled" in [e.kind for e in rig.store.cases.history(case.id)]
+    assert per_item(rig) == {"2": 1}
+
+
+async def test_a_case_naming_line_two_files_line_two_with_its_amount(
+        rig: Rig, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run by the engine (e.g. queued while the service ran): the amount is held against line 2's
+    price (21.50), not line 1's (4.10), and the intent records line 2."""
+    rig.add_account("ann@buyer.test", "ann", monkeypatch)
+    case = rig.claimed(line_two_case(folder))
+    assert await rig.engine.run_case(case, WORKER) is CaseState.SUBMITTED
+    assert per_item(rig) == {"2": 1}
+    assert intent_lines(rig, case.id) == [1]
+    assert rig.sb.admin.order(ORDER)["refunds"]["2"]["amount"] in ("15.00", "15")
