@@ -20,7 +20,8 @@ the repository root:
         [--database-url postgresql+psycopg2://root@127.0.0.1:5432/test] [--timeout 900] [--json]
 
 Exit codes: 0 figures printed and verified; 1 verification failed; 2 a case failed, the service
-died or a run timed out; 3 Chromium, Dovecot or the database missing.
+died or a run timed out (the runs before it are still printed; no further run starts); 3
+Chromium, Dovecot or the database missing.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def print_text(r: dict[str, Any]) -> None:
             f"{q['p50']:>10.1f} {q['p95']:>6.1f} {x['peak_tree_pss_mb']:>7.0f} "
             f"{x['peak_tree_rss_mb']:>7.0f} {x['max_processes']:>6}"
         )
+    if r["failed_run"]:
+        print(f"  STOPPED: the run with {r['failed_run']}")
     s = r["per_added_account"]
     if s is not None:
         print(
@@ -144,19 +147,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logger.remove()
     logger.add(sys.stderr, level="INFO" if args.verbose else "WARNING")
-    runs = []
+    runs: list[dict[str, Any]] = []
+    failed: str | None = None
     with tempfile.TemporaryDirectory(prefix="recoup-scaling-") as tmp:
         for accounts in args.account_counts:
             print(f"... {accounts} account(s)", file=sys.stderr, flush=True)
+            work = Path(tmp) / f"accounts-{accounts}"
             try:
-                work = Path(tmp) / f"accounts-{accounts}"
                 runs.append(run_one(accounts, args.cases_per_account, args.database_url, args.timeout, work))
             except throughput.SetupError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 3
-            except (throughput.RunFailed, RecoupError) as exc:
-                print(f"error ({accounts} accounts): {exc}", file=sys.stderr)
-                return 2
+            except (throughput.RunFailed, RecoupError) as exc:  # report the runs done so far
+                failed = f"{accounts} accounts: {exc}"
+                print(f"error ({failed})", file=sys.stderr)
+                break
     problems = [p for x in runs for p in x["problems"]]
     report = {
         "cases_per_account": args.cases_per_account,
@@ -165,11 +170,14 @@ def main(argv: list[str] | None = None) -> int:
         "per_added_account": slopes(runs),
         "verified": not problems,
         "problems": problems,
+        "failed_run": failed,
     }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_text(report)
+    if failed is not None:
+        return 2
     return 0 if report["verified"] else 1
 
 
