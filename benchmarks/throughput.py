@@ -427,6 +427,7 @@ class Options:
     database_url: str | None = None
     timeout: float = 1800.0
     poll_sizes: list[int] = field(default_factory=lambda: [1, 5, 20])
+    """Open cases per measured status poll; empty: no status polls are measured."""
 
 
 def add_accounts(store: Store, sb: RunningSandbox, secrets_file: Path) -> None:
@@ -545,7 +546,11 @@ def benchmark(opts: Options, work: Path) -> dict[str, Any]:
             "duplicates": sum(n - 1 for n in receiver.ids.values() if n > 1),
         }
 
-        polls = asyncio.run(poll_page_loads(settings, store, sb, planned, opts.poll_sizes))
+        polls = (  # no sizes: no status polls measured (benchmarks/scaling.py)
+            asyncio.run(poll_page_loads(settings, store, sb, planned, opts.poll_sizes))
+            if opts.poll_sizes
+            else None
+        )
         problems = verify(sb, planned)
         if code != 0:
             problems.append(f"the service did not stop cleanly (exit code {code}):\n{service.tail()}")
@@ -615,10 +620,12 @@ def print_text(r: dict[str, Any]) -> None:
         f"({run['pages_per_case']:.2f} pages per case, status checks included)"
     )
     sp = r["page_loads"]["status_poll"]
-    print(f"  one status poll of {sp['account']} (warm-up poll: {sp['warmup']['pages']} pages, not counted):")
-    print(f"    {'kind':<8}{'open cases':>11}{'pages':>7}{'fragments':>11}")
-    for p in sp["polls"]:
-        print(f"    {p['kind']:<8}{p['open_cases']:>11}{p['pages']:>7}{p['fragments']:>11}")
+    if sp is not None:
+        warm = sp["warmup"]["pages"]
+        print(f"  one status poll of {sp['account']} (warm-up poll: {warm} pages, not counted):")
+        print(f"    {'kind':<8}{'open cases':>11}{'pages':>7}{'fragments':>11}")
+        for p in sp["polls"]:
+            print(f"    {p['kind']:<8}{p['open_cases']:>11}{p['pages']:>7}{p['fragments']:>11}")
     w = r["webhook"]
     print(
         f"  webhook                    {w['deliveries']} deliveries of {w['events']} events, "

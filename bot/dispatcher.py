@@ -299,7 +299,7 @@ class Dispatcher:
         assert self.checker is not None
         started = self.clock()
         try:
-            cases = [await asyncio.to_thread(self.store.cases.get, t.case_id) for t in trackings]
+            cases = await asyncio.to_thread(self.store.cases.get_many, [t.case_id for t in trackings])
             await self.checker.check_account(account, cases)
         except Exception as error:
             logger.error("status check of {} failed: {}: {}", account, type(error).__name__, error)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.errors import DuplicateCaseError
+from bot.errors import DuplicateCaseError, UnknownCaseError
 from bot.models import Case, CaseEvent, CaseKind, NewCase
 from bot.states import CaseState
 from bot.store._base import RepoBase
@@ -44,6 +44,21 @@ class CaseCore(RepoBase):
         """The case as stored now. Raises UnknownCaseError."""
         with self._tx("reading a case") as session:
             return case_from_row(self._load_case(session, case_id))
+
+    def get_many(self, case_ids: Iterable[int]) -> list[Case]:
+        """The cases as stored now, in the order of `case_ids`, read in one query (a status
+        check of an account's due cases must not cost a round trip per case). Raises
+        UnknownCaseError naming the first id that has no case."""
+        ids = list(case_ids)
+        if not ids:
+            return []
+        with self._tx("reading cases") as session:
+            rows = session.execute(select(CaseRow).where(CaseRow.id.in_(set(ids)))).unique().scalars()
+            found = {row.id: case_from_row(row) for row in rows}
+        missing = next((i for i in ids if i not in found), None)
+        if missing is not None:
+            raise UnknownCaseError(f"no case {missing}", case_id=missing)
+        return [found[i] for i in ids]
 
     def find(self, account: str, order_id: str, kind: CaseKind) -> Case | None:
         """The case of `account` for `order_id` and `kind`, if any."""

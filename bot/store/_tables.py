@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -74,6 +75,13 @@ class CaseRow(Base):
         UniqueConstraint("account_id", "order_id", "kind"),
         Index("ix_cases_state_due", "state", "next_attempt_at"),
         Index("ix_cases_account_lease", "account_id", "lease_expires_at"),
+        Index("ix_cases_state_check_due", "state", "check_due_at"),  # migration 0005
+        Index(  # migration 0005: only leased cases (few), so NULLs never mislead a planner
+            "ix_cases_leased",
+            "lease_expires_at",
+            sqlite_where=text("lease_owner IS NOT NULL"),
+            postgresql_where=text("lease_owner IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

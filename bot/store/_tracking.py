@@ -8,12 +8,12 @@ tracking columns the :class:`bot.models.Case` model does not.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 
 from bot.errors import UnknownAccountError
 from bot.models import CaseKind
@@ -50,6 +50,45 @@ class AccountPace:
     orders_seen: int | None
 
 
+_TRACKING_COLUMNS = (
+    CaseRow.id,
+    CaseRow.account_id,
+    AccountRow.name,
+    CaseRow.order_id,
+    CaseRow.kind,
+    CaseRow.state,
+    CaseRow.created_at,
+    CaseRow.submit_intent_at,
+    CaseRow.check_due_at,
+    CaseRow.deadline_at,
+    CaseRow.deadline_kind,
+)
+
+
+def _select_tracking() -> Select[*tuple[Any, ...]]:
+    """Only the columns a :class:`CaseTracking` needs (no ORM rows: lists of due cases grow with
+    the store, and building full case objects for them cost more than the query)."""
+    return select(*_TRACKING_COLUMNS).join(AccountRow, AccountRow.id == CaseRow.account_id)
+
+
+def _tracking_of(row: Sequence[Any]) -> CaseTracking:
+    (case_id, account_id, account, order_id, kind, state, created_at, submit_intent_at,
+     check_due_at, deadline_at, deadline_kind) = row  # fmt: skip
+    return CaseTracking(
+        case_id=case_id,
+        account_id=account_id,
+        account=account,
+        order_id=order_id,
+        kind=CaseKind(kind),
+        state=CaseState(state),
+        created_at=created_at,
+        submit_intent_at=submit_intent_at,
+        check_due_at=check_due_at,
+        deadline_at=deadline_at,
+        deadline_kind=deadline_kind,
+    )
+
+
 def _tracking(row: CaseRow) -> CaseTracking:
     return CaseTracking(
         case_id=row.id,
@@ -80,7 +119,7 @@ class TrackingRepository(RepoBase):
         Oldest due first."""
         now = self._now()
         query = (
-            select(CaseRow)
+            _select_tracking()
             .where(
                 CaseRow.state.in_([s.value for s in states]),
                 or_(CaseRow.check_due_at.is_(None), CaseRow.check_due_at <= now),
@@ -88,13 +127,13 @@ class TrackingRepository(RepoBase):
             .order_by(CaseRow.check_due_at, CaseRow.id)
         )
         with self._tx("listing due status checks") as session:
-            return [_tracking(row) for row in session.execute(query).unique().scalars()]
+            return [_tracking_of(row) for row in session.execute(query)]
 
     def passed_deadlines(self, states: Collection[CaseState]) -> list[CaseTracking]:
         """Cases in `states` whose `deadline_at` is not after now, earliest first."""
         now = self._now()
         query = (
-            select(CaseRow)
+            _select_tracking()
             .where(
                 CaseRow.state.in_([s.value for s in states]),
                 CaseRow.deadline_at.is_not(None),
@@ -103,17 +142,17 @@ class TrackingRepository(RepoBase):
             .order_by(CaseRow.deadline_at, CaseRow.id)
         )
         with self._tx("listing passed deadlines") as session:
-            return [_tracking(row) for row in session.execute(query).unique().scalars()]
+            return [_tracking_of(row) for row in session.execute(query)]
 
     def without_deadline(self, states: Collection[CaseState]) -> list[CaseTracking]:
         """Cases in `states` that have no deadline set, oldest first."""
         query = (
-            select(CaseRow)
+            _select_tracking()
             .where(CaseRow.state.in_([s.value for s in states]), CaseRow.deadline_kind.is_(None))
             .order_by(CaseRow.id)
         )
         with self._tx("listing cases without a deadline") as session:
-            return [_tracking(row) for row in session.execute(query).unique().scalars()]
+            return [_tracking_of(row) for row in session.execute(query)]
 
     # ---- writing ------------------------------------------------------------------------------
     def set_deadline(

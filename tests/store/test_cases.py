@@ -110,6 +110,18 @@ def test_get_unknown_case(store: Store) -> None:
         store.cases.get(4242)
 
 
+def test_get_many_reads_cases_in_the_order_asked_and_names_a_missing_one(store: Store) -> None:
+    a, b, c = (store.intake.create_with(new_case()) for _ in range(3))
+    store.cases.transition(b.id, CaseState.RUNNING, expected_from=CaseState.QUEUED)
+    got = store.cases.get_many([c.id, a.id, b.id])
+    assert [x.id for x in got] == [c.id, a.id, b.id]
+    assert got == [store.cases.get(c.id), store.cases.get(a.id), store.cases.get(b.id)]
+    assert store.cases.get_many([]) == []
+    with pytest.raises(UnknownCaseError) as info:
+        store.cases.get_many([a.id, 999_999])
+    assert info.value.context["case_id"] == 999_999
+
+
 NON_INITIAL = [s for s in CaseState if s is not CaseState.AWAITING_APPROVAL]
 
 
