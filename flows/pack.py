@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -295,8 +296,17 @@ class Pack:
         return None
 
     async def present(self, root: Root, key: str, **params: Param) -> bool:
-        """Without waiting: does any alternative of `key` match now?"""
-        return await self.probe(root, key, **params) is not None
+        """Without waiting: does any alternative of `key` match now? One round trip to the
+        browser (a count of the union of the alternatives), whatever their number."""
+        return await self.locator(root, key, **params).count() > 0
+
+    async def any_present(self, root: Root, keys: Sequence[str]) -> bool:
+        """Without waiting: does any alternative of any of `keys` (none with parameters) match
+        now? One round trip; used to skip several checks that usually find nothing."""
+        combined = self.locator(root, keys[0])
+        for key in keys[1:]:
+            combined = combined.or_(self.locator(root, key))
+        return await combined.count() > 0
 
     def _missing(self, key: str, entry: LocatorEntry, timeout: float) -> LocatorMissingError:
         tried = [describe(a) for a in entry.alternatives]
