@@ -301,7 +301,8 @@ class EvidenceRecorder:
         done: list[EvidenceItem] = []
         for item, data in batch:
             try:
-                atomic_write_bytes(self.case_dir / item.path, data)
+                # the folder is fsynced once, with the manifest's rename below
+                atomic_write_bytes(self.case_dir / item.path, data, sync_dir=False)
                 done.append(item)
             except OSError as exc:
                 with self._lock:

@@ -112,7 +112,7 @@ async def _request(page: Page, env: FlowEnv, req: RefundRequest, *, before_submi
         if shown is FormState.NOT_ELIGIBLE:
             raise NotEligibleError(f"order {req.order_id}: the portal offers no return/refund form",
                                    order_id=req.order_id, portal_message=await form.alert_text())
-        await form.fill(req.refund_type, labels, req.amount, req.description)
+        await form.fill(req.refund_type, labels, req.amount, req.description, snap=not files)
         uploaded = await form.upload(files)
         await form.next_step()
         await form.open_confirm()
@@ -193,6 +193,7 @@ async def read_refund_status(detail: OrderDetailPage, item_index: int) -> tuple[
         form = detail.env.page_object(RefundFormPage, tab)
         if await form.state() is not FormState.REQUEST:
             return RefundStatus.NONE, ""
+        await form.snap("refund-request-found")
         return await form.request_status()
     finally:
         with playwright_errors("closing the refund tab"):

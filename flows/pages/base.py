@@ -4,9 +4,9 @@ After every navigation and click, :meth:`PortalPage.settle` runs the same checks
 the page loaded (a 5xx document raises PortalUnavailableError), no slider challenge
 (ChallengeRequiredError with a screenshot), no bounce to the login page (SessionExpiredError),
 the cookie banner accepted, the chat robot closed, the loading overlay gone, then a screenshot
-when the case keeps evidence. Challenge markers, cookie banner and chat robot are first looked
-for with ONE count of all their alternatives; only when something shows are they checked one by
-one. Every wait is bounded by a timeout from the settings.
+when the case keeps evidence. Challenge markers, cookie banner, chat robot and loading overlay
+are first looked for with ONE count of all their alternatives; only when something shows are
+they checked (and waited for) one by one. Every wait is bounded by a timeout from the settings.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def _tracker(page: Page) -> _NavStatus:
     return tracker
 
 
-_BLOCKER_KEYS = ("challenge", "cookie_accept", "chat_robot_close")
-"""Elements :meth:`PortalPage.settle` deals with when shown; one count finds whether any is."""
+_BLOCKER_KEYS = ("challenge", "cookie_accept", "chat_robot_close", "loading_overlay")
+"""Elements :meth:`PortalPage.settle` deals with when shown (all with state `visible`); one
+count finds whether any is."""
 
 
 class PortalPage:
@@ -169,7 +170,7 @@ class PortalPage:
         if shown:
             await self.accept_cookies()
             await self.close_chat_robot()
-        await self.wait_overlays()
+            await self.wait_overlays()
         if snap:
             await self.snap(step)
 
