@@ -20,14 +20,15 @@ TEMP_PREFIX = ".tmp-"
 """Name prefix of in-flight temp files; anything left with it after a crash is garbage."""
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600, sync_dir: bool = True) -> None:
     """Write `data` to `path` atomically; the file ends with permission bits `mode`.
 
     The temp file is created with `O_EXCL` and `mode` (then `fchmod` to undo the umask), the
     data is fsynced, the temp file renamed over `path`, and the folder fsynced so the rename
-    survives a power cut.
+    survives a power cut. `sync_dir=False` leaves that last fsync to the caller, who writes
+    several files into one folder and fsyncs it once at the end (:func:`fsync_dir`).
     """
-    with _replacing(path, mode) as fd:
+    with _replacing(path, mode, sync_dir=sync_dir) as fd:
         _write_all(fd, data)
 
 
@@ -46,7 +47,7 @@ def atomic_copy(src: Path, dest: Path, *, mode: int = 0o600, chunk: int = 1 << 2
 
 
 @contextlib.contextmanager
-def _replacing(path: Path, mode: int) -> Iterator[int]:
+def _replacing(path: Path, mode: int, *, sync_dir: bool = True) -> Iterator[int]:
     """Yield the descriptor of a new temp file beside `path` (created with `mode`). When the
     block ends normally the file is fsynced, renamed over `path` and the folder fsynced; when
     it raises, the temp file is removed and the error propagates."""
@@ -65,7 +66,8 @@ def _replacing(path: Path, mode: int) -> Iterator[int]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(folder)
+    if sync_dir:
+        fsync_dir(folder)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -75,7 +77,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Flush a folder's entry table (best effort: some filesystems refuse it)."""
     try:
         dfd = os.open(folder, os.O_RDONLY)

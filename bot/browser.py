@@ -8,7 +8,11 @@ Promises:
 - the account's storage state (cookies, local storage) is loaded from
   `settings.sessions_dir/<safe key>.json` and saved back atomically with mode 0600;
 - with a `trace_dir`, a Playwright trace is recorded and kept only when the session body raises
-  (secrets scrubbed, see :mod:`bot.tracescrub`).
+  (secrets scrubbed, see :mod:`bot.tracescrub`); without one nothing is recorded. Recording
+  (screencast frames and DOM snapshots) about halves the service's throughput, so callers ask
+  for it only when it is likely to be needed: the engine traces a case's retries only
+  (`settings.trace_sessions`, :meth:`bot.engine.Engine.traced`), and every failed case session
+  leaves a screenshot and HTML of its last page anyway (:mod:`bot.sessions`).
 
 Playwright errors raised by the manager itself are converted to :mod:`bot.errors` types; flows use
 :func:`bot.errors_playwright.playwright_errors` (the same conversion) around their own page actions.

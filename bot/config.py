@@ -17,6 +17,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from loguru import logger
 from pydantic import Field, model_validator
@@ -129,6 +130,20 @@ class Settings(BaseSettings):
 
     max_evidence_files: int = Field(default=6, ge=1)
     """Most evidence files one request may carry."""
+
+    evidence_image_type: Literal["jpeg", "png"] = "jpeg"
+    """Format of the case screenshots: JPEG (much cheaper for Chromium to encode, text stays
+    legible at the default quality) or PNG (lossless, slower)."""
+
+    evidence_jpeg_quality: int = Field(default=85, ge=30, le=100)
+    """JPEG quality of the case screenshots."""
+
+    trace_sessions: Literal["retries", "always", "never"] = "retries"
+    """When a case's browser session records a Playwright trace (kept only when the session
+    fails, scrubbed): `retries` (default) only for an attempt after a failed one (the case's
+    `attempts` > 0; recording costs about as much as the case itself), `always`, or `never`.
+    Every failed session also leaves a screenshot and the HTML of its last page in the case
+    folder, traced or not (:mod:`bot.sessions`)."""
 
     max_concurrency: int = Field(default=2, ge=1)
     """Cases run at once across all accounts (one browser session per account at a time)."""

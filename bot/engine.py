@@ -25,6 +25,10 @@ and moves each case by what the portal shows (see :mod:`bot.outcomes`); a seller
 counter-proposal is answered by the offer policy in the same session.
 
 Every run leaves the case folder with screenshots, HTML, a sha256 manifest and `report.html`.
+A failed run also leaves a screenshot and the HTML of the page it failed on (step "failure"),
+and, when it recorded one, its scrubbed Playwright trace: by `settings.trace_sessions` a trace
+is recorded only for a retry (:meth:`Engine.traced`), since recording one costs about as much
+as running the case.
 """
 
 from __future__ import annotations
@@ -110,6 +114,22 @@ class Engine:
         """The case's evidence folder (screenshots, HTML, traces, manifest, report)."""
         return self.settings.evidence_dir / f"case-{case_id}"
 
+    def recorder(self, case_id: int) -> EvidenceRecorder:
+        """The case's evidence recorder, screenshots in the settings' format."""
+        return EvidenceRecorder(self.case_dir(case_id), clock=self.clock,
+                                image_type=self.settings.evidence_image_type,
+                                quality=self.settings.evidence_jpeg_quality)
+
+    def traced(self, case: Case) -> bool:
+        """Does this run of `case` record a Playwright trace (kept only if the run fails)?
+        By `settings.trace_sessions`: `retries` (default) only when an earlier attempt failed
+        (the case's `attempts` or `session_attempts` > 0), `always`, `never`. A failed run
+        leaves a screenshot and the HTML of its last page either way."""
+        policy = self.settings.trace_sessions
+        if policy == "retries":
+            return case.attempts + case.session_attempts > 0
+        return policy == "always"
+
     def credentials(self, account: Account) -> Credentials:
         """The account's resolved credentials (:meth:`bot.sessions.SessionOpener.credentials`)."""
         return self.sessions.credentials(account)
@@ -125,10 +145,11 @@ class Engine:
         started = self.clock()
         account = await asyncio.to_thread(self.store.accounts.get, case.account)
         case_dir = self.case_dir(case.id)
-        recorder = EvidenceRecorder(case_dir, clock=self.clock)
+        recorder = self.recorder(case.id)
+        trace_dir = case_dir if self.traced(case) else None
         try:
             self._record_inputs(case, recorder)
-            async with self.sessions.open(account, evidence=recorder, trace_dir=case_dir) as session:
+            async with self.sessions.open(account, evidence=recorder, trace_dir=trace_dir) as session:
                 state = await session.run(lambda: self._submit(session.page, session.env, case, worker))
         except AlreadyRequestedError as exc:
             state = await self._already_requested(case, worker, exc)
@@ -138,6 +159,10 @@ class Engine:
             logger.exception("case {}: unexpected failure", case.id)
             state = await self._failed(case, worker, started, RunnerCrashedError(f"unexpected: {exc!r}"))
         finally:
+            try:
+                await recorder.flush()  # captures still being written in the background
+            except OSError as exc:
+                logger.warning("case {}: evidence not fully written: {}", case.id, exc)
             try:
                 await asyncio.to_thread(recorder.adopt_traces)  # a failed session's trace joins the manifest
             except OSError as exc:
@@ -377,7 +402,7 @@ class Engine:
 
     async def _answer_offer(self, page: Page, case: Case, portal: str) -> CaseState:
         """Answer a counter-proposal by policy; a failure parks the case for a human."""
-        recorder = EvidenceRecorder(self.case_dir(case.id), clock=self.clock)
+        recorder = self.recorder(case.id)
         env = self.packs.env(portal, evidence=recorder)
         asked = case.amount if case.amount is not None else Decimal("0")
         answer = OfferAnswer(order_id=case.order_id, asked=asked, message=case.message,

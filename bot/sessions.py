@@ -12,7 +12,10 @@ through :meth:`SessionOpener.open`:
 4. :meth:`PortalSession.run` signs in (stored session first) and runs a body, signing in again
    when the portal drops the session mid-flow (:func:`flows.session.with_session`).
 
-The context (and its stored session) is closed on the way out, whatever happened.
+The context (and its stored session) is closed on the way out, whatever happened. When the body
+raises and the session keeps evidence, the page is captured first (screenshot + HTML, step
+"failure", see :meth:`flows.pages.base.PortalPage.capture_failure`): the cheap failure
+diagnostics every failed case gets, whether or not a trace was recorded.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from bot.models import Account
 from bot.secrets import resolve_secret
 from flows.env import FlowEnv
 from flows.login import CodeSource, Credentials
+from flows.pages.base import PortalPage
 from flows.registry import PackRegistry
 from flows.session import with_session
 
@@ -53,6 +57,11 @@ class PortalSession:
         costs a re-login and `body` runs again from its start. Raises the login flow's typed
         errors (challenge, rejected login, portal unavailable) and whatever `body` raises."""
         return await with_session(self.page, self.env, self.creds, body, code_source=self.code_source)
+
+
+def secrets_of(creds: Credentials) -> list[str]:
+    """The resolved secrets of an account, scrubbed from its traces and HTML captures."""
+    return [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
 
 
 class SessionOpener:
@@ -99,12 +108,21 @@ class SessionOpener:
         self, account: Account, *, evidence: EvidenceRecorder | None = None, trace_dir: Path | None = None
     ) -> AsyncIterator[PortalSession]:
         """A page in a fresh context with the account's stored session (see the module
-        docstring). `trace_dir`: where a failed session's Playwright trace is kept. Raises
-        SecretMissingError / PackError before the browser opens, BrowserError when Chromium
-        cannot start."""
+        docstring). `trace_dir`: record a Playwright trace, kept there (scrubbed) only when the
+        session fails; None records none (the engine's policy: `settings.trace_sessions`).
+        With `evidence`, the account's secrets are redacted from its HTML captures and a failed
+        session leaves a screenshot and the HTML of its page as it was (step "failure"), traced
+        or not. Raises SecretMissingError / PackError before the browser opens, BrowserError
+        when Chromium cannot start."""
         env = self.env(account, evidence)
         creds = self.credentials(account)
-        secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
+        secrets = secrets_of(creds)
+        if evidence is not None:
+            evidence.redact_values(secrets)
         async with self.browser.session(account.name, trace_dir=trace_dir, secrets=secrets) as context:
             page = await context.new_page()
-            yield PortalSession(account, page, env, creds, self.code_source)
+            try:
+                yield PortalSession(account, page, env, creds, self.code_source)
+            except Exception:
+                await env.page_object(PortalPage, page).capture_failure()
+                raise

@@ -46,7 +46,16 @@ async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, 
     AlreadyRequestedError (nothing clicked), SubmitUnconfirmedError, and the usual
     challenge / session / portal errors. With `settings.dry_run` it stops before the dialog.
     `earlier_intent` says an earlier attempt may have clicked Confirm already (see above).
+    The evidence captured is on disk when it returns or raises (the pre-submit HTML already
+    before Confirm is clicked).
     """
+    async with env.evidence_flushed():
+        return await _cancel(page, env, order_id, reason=reason, comment=comment,
+                             before_submit=before_submit, earlier_intent=earlier_intent)
+
+
+async def _cancel(page: Page, env: FlowEnv, order_id: str, *, reason: str, comment: str | None,
+                  before_submit: BeforeSubmit, earlier_intent: bool) -> CancelResult:
     labels = env.pack.cancel_reason_labels(reason)
     detail = env.page_object(OrderDetailPage, page)
     await detail.open(order_id)
@@ -86,6 +95,7 @@ async def cancel_order(page: Page, env: FlowEnv, order_id: str, *, reason: str, 
     await dialog_page.fill(dialog, labels, comment)
     confirm = await dialog_page.submit(dialog)
     await dialog_page.capture_html("cancel-submit")
+    await env.flush_evidence()  # what is about to be sent is on disk before it is sent
     await before_submit()
     logger.info("order {}: confirming the cancellation ({})", order_id, mode)
     try:

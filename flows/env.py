@@ -5,10 +5,13 @@ Injected, never global: the engine builds one :class:`FlowEnv` per case (or per 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from loguru import logger
 
 from bot.config import Settings
 from bot.evidence import EvidenceRecorder
@@ -57,3 +60,25 @@ class FlowEnv:
     def challenge_dir(self) -> Path:
         """Folder for a challenge screenshot when no evidence recorder is attached."""
         return self.shots_dir or self.settings.data_dir / "screenshots"
+
+    async def flush_evidence(self) -> None:
+        """Wait until every capture of the case is on disk and in its manifest (no-op without a
+        recorder; see :meth:`bot.evidence.EvidenceRecorder.flush`). Raises OSError when a
+        capture could not be written."""
+        if self.evidence is not None:
+            await self.evidence.flush()
+
+    @asynccontextmanager
+    async def evidence_flushed(self) -> AsyncIterator[None]:
+        """Flush the evidence when the block ends, so a flow returns (or raises) with its case
+        folder complete. After a normal end a write error raises OSError; when the block
+        raised, a write error is only logged and the block's error propagates."""
+        try:
+            yield
+        except Exception:
+            try:
+                await self.flush_evidence()
+            except OSError as exc:
+                logger.warning("evidence not fully written after a failure: {}", exc)
+            raise
+        await self.flush_evidence()

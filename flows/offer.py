@@ -59,8 +59,15 @@ async def answer_offer(page: Page, env: FlowEnv, answer: OfferAnswer, policy: Of
 
     Raises NotEligibleError when the request does not wait for the buyer (nothing clicked),
     AlreadyRequestedError when it was answered already, EvidenceError for bad files (checked
-    first), SubmitUnconfirmedError when the page does not show the new state.
+    first), SubmitUnconfirmedError when the page does not show the new state. The evidence
+    captured is on disk when it returns or raises (the pre-submit HTML before the answer is sent).
     """
+    async with env.evidence_flushed():
+        return await _answer(page, env, answer, policy, before_submit=before_submit)
+
+
+async def _answer(page: Page, env: FlowEnv, answer: OfferAnswer, policy: OfferPolicy, *,
+                  before_submit: BeforeSubmit) -> OfferResult:
     files = check_evidence(env, answer.evidence, answer.evidence_root)
     order_id = answer.order_id
     detail = env.page_object(OrderDetailPage, page)
@@ -91,11 +98,13 @@ async def answer_offer(page: Page, env: FlowEnv, answer: OfferAnswer, policy: Of
         try:
             if decision == "accept":
                 await panel.capture_html("offer-submit")
+                await env.flush_evidence()  # on disk before it is sent
                 await before_submit()
                 await panel.accept()
             else:
                 modal, _ = await panel.prepare_disagreement(answer.message, files)
                 await panel.capture_html("offer-submit")
+                await env.flush_evidence()  # on disk before it is sent
                 await before_submit()
                 await panel.submit_disagreement(modal)
         except PortalUnavailableError as exc:
@@ -107,6 +116,9 @@ async def answer_offer(page: Page, env: FlowEnv, answer: OfferAnswer, policy: Of
         await form.capture_html("offer-confirmed")
         logger.debug("order {}: offer text was '{}'", order_id, offer_text)
         return OfferResult(order_id, offered, answer.asked, decision, after, after_text, submitted=True)
+    except Exception:
+        await env.page_object(RefundFormPage, tab).capture_failure()  # the tab is closed next
+        raise
     finally:
         with playwright_errors("closing the refund tab"):
             await tab.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -269,19 +270,24 @@ class Pack:
     async def resolve(self, root: Root, key: str, *, timeout_ms: float | None = None,
                       **params: Param) -> Locator:
         """Wait up to `timeout_ms` (default: the action timeout) for any alternative of `key`,
-        then return the first alternative, in pack order, that matches.
+        then return the first alternative, in pack order, that matches. When the first
+        alternative matches at once (the usual case) that costs one round trip to the browser.
 
         Raises LocatorMissingError naming the key and the alternatives tried.
         """
         entry = self.entry(key)
         timeout = self.settings.action_timeout_ms if timeout_ms is None else timeout_ms
         alts = self.alternatives(root, key, **params)
+        if await alts[0].count() > 0:  # the usual case: the first alternative already shows
+            return alts[0]
         combined = self.locator(root, key, **params)
         state: Literal["visible", "attached"] = entry.state
         try:
             await combined.first.wait_for(state=state, timeout=timeout)
         except PlaywrightTimeoutError:
             raise self._missing(key, entry, timeout) from None
+        if len(alts) == 1:
+            return alts[0]
         for alt in alts:
             if await alt.count() > 0:
                 return alt
@@ -295,8 +301,17 @@ class Pack:
         return None
 
     async def present(self, root: Root, key: str, **params: Param) -> bool:
-        """Without waiting: does any alternative of `key` match now?"""
-        return await self.probe(root, key, **params) is not None
+        """Without waiting: does any alternative of `key` match now? One round trip to the
+        browser (a count of the union of the alternatives), whatever their number."""
+        return await self.locator(root, key, **params).count() > 0
+
+    async def any_present(self, root: Root, keys: Sequence[str]) -> bool:
+        """Without waiting: does any alternative of any of `keys` (none with parameters) match
+        now? One round trip; used to skip several checks that usually find nothing."""
+        combined = self.locator(root, keys[0])
+        for key in keys[1:]:
+            combined = combined.or_(self.locator(root, key))
+        return await combined.count() > 0
 
     def _missing(self, key: str, entry: LocatorEntry, timeout: float) -> LocatorMissingError:
         tried = [describe(a) for a in entry.alternatives]

@@ -76,7 +76,15 @@ def _no_line(index: int) -> None:
 async def request_refund(page: Page, env: FlowEnv, req: RefundRequest, *,
                          before_submit: BeforeSubmit,
                          line_chosen: Callable[[int], None] = _no_line) -> RefundResult:
-    """File the request described by `req` (see the module docstring for the order of events)."""
+    """File the request described by `req` (see the module docstring for the order of events).
+    The evidence captured is on disk when it returns or raises (the pre-submit HTML already
+    before Confirm is clicked)."""
+    async with env.evidence_flushed():
+        return await _request(page, env, req, before_submit=before_submit, line_chosen=line_chosen)
+
+
+async def _request(page: Page, env: FlowEnv, req: RefundRequest, *, before_submit: BeforeSubmit,
+                   line_chosen: Callable[[int], None]) -> RefundResult:
     files = check_evidence(env, req.evidence, req.evidence_root)
     if req.amount is not None and req.amount <= 0:
         raise AmountError(f"refund amount {req.amount} is not positive", amount=str(req.amount))
@@ -106,11 +114,12 @@ async def request_refund(page: Page, env: FlowEnv, req: RefundRequest, *,
         if shown is FormState.NOT_ELIGIBLE:
             raise NotEligibleError(f"order {req.order_id}: the portal offers no return/refund form",
                                    order_id=req.order_id, portal_message=await form.alert_text())
-        await form.fill(req.refund_type, labels, req.amount, req.description)
+        await form.fill(req.refund_type, labels, req.amount, req.description, snap=not files)
         uploaded = await form.upload(files)
         await form.next_step()
         await form.open_confirm()
         await form.capture_html("refund-submit")
+        await env.flush_evidence()  # what is about to be sent is on disk before it is sent
         await before_submit()
         logger.info("order {}: confirming the return/refund request", req.order_id)
         try:
@@ -127,6 +136,9 @@ async def request_refund(page: Page, env: FlowEnv, req: RefundRequest, *,
         await form.snap("refund-result")
         await form.capture_html("refund-confirmed")
         return RefundResult(req.order_id, index, refund, refund_text, uploaded, submitted=True)
+    except Exception:
+        await env.page_object(RefundFormPage, tab).capture_failure()  # the tab is closed next
+        raise
     finally:
         with playwright_errors("closing the return/refund tab"):
             await tab.close()
@@ -186,6 +198,7 @@ async def read_refund_status(detail: OrderDetailPage, item_index: int) -> tuple[
         form = detail.env.page_object(RefundFormPage, tab)
         if await form.state() is not FormState.REQUEST:
             return RefundStatus.NONE, ""
+        await form.snap("refund-request-found")
         return await form.request_status()
     finally:
         with playwright_errors("closing the refund tab"):

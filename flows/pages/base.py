@@ -3,8 +3,10 @@
 After every navigation and click, :meth:`PortalPage.settle` runs the same checks in order:
 the page loaded (a 5xx document raises PortalUnavailableError), no slider challenge
 (ChallengeRequiredError with a screenshot), no bounce to the login page (SessionExpiredError),
-the cookie banner accepted, the chat robot closed, the loading overlay gone, then a full-page
-screenshot when the case keeps evidence. Every wait is bounded by a timeout from the settings.
+the cookie banner accepted, the chat robot closed, the loading overlay gone, then a screenshot
+when the case keeps evidence. Challenge markers, cookie banner, chat robot and loading overlay
+are first looked for with ONE count of all their alternatives; only when something shows are
+they checked (and waited for) one by one. Every wait is bounded by a timeout from the settings.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
+from loguru import logger
 from playwright.async_api import Locator, Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -24,6 +27,7 @@ from bot.errors import (
     ChallengeRequiredError,
     LocatorMissingError,
     PortalUnavailableError,
+    RecoupError,
     SessionExpiredError,
 )
 from bot.errors_playwright import playwright_errors, raise_for_status
@@ -56,6 +60,11 @@ def _tracker(page: Page) -> _NavStatus:
     if tracker is None:
         tracker = _TRACKERS[page] = _NavStatus(page)
     return tracker
+
+
+_BLOCKER_KEYS = ("challenge", "cookie_accept", "chat_robot_close", "loading_overlay")
+"""Elements :meth:`PortalPage.settle` deals with when shown (all with state `visible`); one
+count finds whether any is."""
 
 
 class PortalPage:
@@ -148,14 +157,20 @@ class PortalPage:
         """The checks after a navigation or click (see the module docstring)."""
         with playwright_errors(f"waiting for {step} to load"):
             await self.page.wait_for_load_state("domcontentloaded", timeout=self.env.navigation_ms)
-        await self.check_blockers(login_ok=login_ok)
+        with playwright_errors(f"looking for blockers after {step}"):
+            shown = await self.pack.any_present(self.page, _BLOCKER_KEYS)
+        if shown or self.pack.is_challenge_url(self.page.url):
+            await self.check_blockers(login_ok=login_ok)
+        else:  # no blocker element (the usual case, one round trip): only the bounce check
+            self._check_bounce(login_ok)
         status = self._nav.status
         if status is not None and status >= 500 and self._nav.url == self.page.url:
             raise PortalUnavailableError(f"portal answered HTTP {status} after {step}",
                                          status=status, url=self.page.url.split("?", 1)[0])
-        await self.accept_cookies()
-        await self.close_chat_robot()
-        await self.wait_overlays()
+        if shown:
+            await self.accept_cookies()
+            await self.close_chat_robot()
+            await self.wait_overlays()
         if snap:
             await self.snap(step)
 
@@ -172,6 +187,11 @@ class PortalPage:
             raise ChallengeRequiredError(
                 "the portal shows a slider challenge; a person must solve it",
                 url=url.split("?", 1)[0], screenshot=str(shot))
+        self._check_bounce(login_ok)
+
+    def _check_bounce(self, login_ok: bool) -> None:
+        """SessionExpiredError when the page is the login page (unless `login_ok`); no page read."""
+        url = self.page.url
         if not login_ok and self.pack.is_bounce(url):
             raise SessionExpiredError("the portal sent the browser to its login page",
                                       url=url.split("?", 1)[0])
@@ -249,6 +269,20 @@ class PortalPage:
         """The page's HTML into the evidence (password/code values removed by the recorder)."""
         if self.env.evidence is not None:
             await self.env.evidence.html(self.page, step, redact=self.mask())
+
+    async def capture_failure(self, step: str = "failure") -> None:
+        """Screenshot and HTML of the page as it is when a flow failed, into the case's evidence
+        (masked and redacted like every capture); costs nothing while flows succeed. Never
+        raises: a closed page, a capture that fails or takes longer than the action timeout is
+        only logged (the flow's own error matters more)."""
+        if self.env.evidence is None or self.page.is_closed():
+            return
+        try:
+            async with asyncio.timeout(self.env.action_ms / 1000):
+                await self.snap(step)
+                await self.capture_html(step)
+        except (RecoupError, OSError, TimeoutError) as exc:
+            logger.warning("the failed page was not captured: {}", exc)
 
     async def _challenge_screenshot(self) -> Path:
         if self.env.evidence is not None:

@@ -1,4 +1,8 @@
-"""The cancel dialog of the order detail page: reason, comment, Submit, then "Are you sure?"."""
+"""The cancel dialog of the order detail page: reason, comment, Submit, then "Are you sure?".
+
+Evidence: one screenshot of the filled dialog ("cancel-filled"); the empty dialog and the
+"Are you sure?" pop-up are not photographed (the flow keeps the HTML of the latter).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,7 @@ class CancelDialog(PortalPage):
         """Click the detail page's cancel button `button_key` and return the dialog."""
         button = await self.find(button_key)
         await self.click(button, "cancel-dialog-opening", snap=False)
-        dialog = await self.find("cancel_dialog")
-        await self.snap("cancel-dialog")
-        return dialog
+        return await self.find("cancel_dialog")  # empty yet: the screenshot is taken once filled
 
     async def fill(self, dialog: Locator, reason_labels: list[str], comment: str | None) -> None:
         """Pick the reason (its label in any pack language) and type the comment."""
@@ -42,9 +44,9 @@ class CancelDialog(PortalPage):
     async def submit(self, dialog: Locator) -> Locator:
         """Click Submit; return the confirmation pop-up (nothing is sent yet)."""
         await self.click(await self.find("cancel_submit", root=dialog), "cancel-submit", snap=False)
-        confirm = await self.find("confirm_dialog")
-        await self.snap("cancel-are-you-sure")
-        return confirm
+        # no screenshot: the flow captures this page's HTML (the filled dialog and the question)
+        # right before Confirm; "cancel-filled" shows the same dialog
+        return await self.find("confirm_dialog")
 
     async def confirm(self, confirm: Locator) -> None:
         """The irreversible click: Confirm. Returns once the answer page has loaded; a 5xx

@@ -1,4 +1,9 @@
-"""The return/refund form (a tab of its own): existing request, or the form to fill and submit."""
+"""The return/refund form (a tab of its own): existing request, or the form to fill and submit.
+
+Evidence: screenshots of the filled form ("refund-filled", or the upload's "evidence-uploaded"
+when files are uploaded) and of the summary ("refund-summary"); the still empty form and the
+confirmation pop-up are not photographed (the flow keeps the HTML of the latter).
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ class RefundFormPage(PortalPage):
 
     async def state(self) -> FormState:
         """Wait for the tab to show a request's status line, the form, or a refusal."""
-        await self.settle("refund-tab")
+        await self.settle("refund-tab", snap=False)  # still loading; a failure captures it
         shown = (self.pack.locator(self.page, "refund_status_line")
                  .or_(self.pack.locator(self.page, "refund_reason_select"))
                  .or_(self.pack.locator(self.page, "page_alert")))
@@ -60,9 +65,10 @@ class RefundFormPage(PortalPage):
         return self.pack.refund_status(text), text
 
     async def fill(self, refund_type: RefundType, reason_labels: list[str], amount: Decimal | None,
-                   description: str) -> None:
+                   description: str, *, snap: bool = True) -> None:
         """Refund type, reason (any pack language), amount (None keeps the portal's full amount)
-        and the description."""
+        and the description; then the screenshot "refund-filled" unless `snap` is False (the
+        upload's "evidence-uploaded" shows the same form with the thumbnails)."""
         if await self.has("refund_type_option", value=refund_type.value):
             option = await self.find("refund_type_option", value=refund_type.value)
             with playwright_errors("choosing the refund type"):
@@ -78,7 +84,8 @@ class RefundFormPage(PortalPage):
         text = await self.find("refund_description")
         with playwright_errors("typing the description"):
             await text.first.fill(description)
-        await self.snap("refund-filled")
+        if snap:
+            await self.snap("refund-filled")
 
     async def upload(self, files: list[Path]) -> int:
         """Upload the evidence; see :class:`flows.pages.upload.Uploader`."""
@@ -105,8 +112,8 @@ class RefundFormPage(PortalPage):
     async def open_confirm(self) -> None:
         """Click Submit (opens the confirmation; nothing is sent yet)."""
         await self.click(await self.find("refund_submit"), "refund-submit", snap=False)
-        await self.find("refund_confirm")
-        await self.snap("refund-confirm-dialog")
+        await self.find("refund_confirm")  # no screenshot: "refund-summary" shows what is sent,
+        # and the flow keeps this page's HTML right before Confirm
 
     async def confirm(self) -> None:
         """The irreversible click: Confirm. Returns once the answer page loaded (a 5xx raises

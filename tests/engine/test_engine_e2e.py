@@ -7,10 +7,12 @@ evidence manifest and the HTML report.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -102,7 +104,7 @@ async def test_cancel_request_then_seller_approves(rig: Rig, monkeypatch: pytest
     case_dir = rig.engine.case_dir(case.id)
     assert verify_manifest(case_dir) == []
     assert (case_dir / "report.html").read_text().count("3042417938137200") >= 1
-    assert any(p.suffix == ".png" for p in case_dir.iterdir())
+    assert any(p.suffix == ".jpg" for p in case_dir.iterdir())  # screenshots are JPEG by default
 
     rig.sb.admin.advance(3700)  # the scenario's seller approves after an hour
     submitted = rig.store.cases.get(case.id)
@@ -150,9 +152,46 @@ async def test_not_eligible_fails_without_a_click(rig: Rig, monkeypatch: pytest.
     assert await rig.engine.run_case(case, WORKER) is CaseState.FAILED
     assert rig.count("3042417938137300") == 0
     assert "cannot be canceled" in (rig.store.cases.get(case.id).outcome_note or "")
-    case_dir = rig.engine.case_dir(case.id)  # issue 9: the failure trace is in the manifest
+    case_dir = rig.engine.case_dir(case.id)
     assert verify_manifest(case_dir) == []
-    assert [e.kind for e in rig.store.evidence.list_for(case.id)].count("trace") == 1
+    stored = rig.store.evidence.list_for(case.id)
+    # issue 10: a first attempt records no trace; its failure still leaves the page it failed on
+    assert [e.kind for e in stored].count("trace") == 0
+    assert sorted(e.kind for e in stored if e.step == "failure") == ["html", "screenshot"]
+    failure_html = next(e for e in stored if e.step == "failure" and e.kind == "html")
+    text = (case_dir / failure_html.path).read_text()
+    assert "3042417938137300" in text  # the order's detail page, as it was
+    password = next(a.password for a in rig.sb.scenario.accounts if a.email == "ann@buyer.test")
+    assert password not in text
+
+
+async def test_a_failed_retry_keeps_its_trace_in_the_manifest(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9 / 10: an attempt after a failed one records a trace; when it fails too, the
+    scrubbed trace is in the case folder and its manifest, next to the failure capture."""
+    rig.add_account("ann@buyer.test", "ann", monkeypatch)
+    case = rig.claimed(cancel_case("3042417938137404"))  # closed: no cancellation possible
+    retry = case.model_copy(update={"attempts": 1})  # as the store hands out a retried case
+    assert rig.engine.traced(retry) and not rig.engine.traced(case)
+    assert await rig.engine.run_case(retry, WORKER) is CaseState.FAILED
+    assert rig.count("3042417938137404") == 0
+    case_dir = rig.engine.case_dir(case.id)
+    assert verify_manifest(case_dir) == []
+    kinds = [e.kind for e in rig.store.evidence.list_for(case.id)]
+    assert kinds.count("trace") == 1 and kinds.count("html") >= 1
+    password = next(a.password for a in rig.sb.scenario.accounts if a.email == "ann@buyer.test")
+    [trace] = case_dir.glob("*-failure-trace.zip")
+    with zipfile.ZipFile(trace) as archive:
+        assert all(password.encode() not in archive.read(n) for n in archive.namelist())
+
+
+@pytest.mark.parametrize(("policy", "attempts", "traced"), [
+    ("retries", 0, False), ("retries", 1, True), ("always", 0, True), ("never", 3, False)])
+def test_trace_policy(tmp_path: Path, policy: str, attempts: int, traced: bool) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, trace_sessions=policy)  # type: ignore[arg-type]
+    case = SimpleNamespace(attempts=attempts, session_attempts=0)
+    assert Engine.traced(SimpleNamespace(settings=settings), case) is traced  # type: ignore[arg-type]
 
 
 async def test_challenge_parks_case_for_a_human(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,7 +201,7 @@ async def test_challenge_parks_case_for_a_human(rig: Rig, monkeypatch: pytest.Mo
     case = rig.claimed(cancel_case(order.id, account="erik"))
     assert await rig.engine.run_case(case, WORKER) is CaseState.NEEDS_HUMAN
     assert rig.count(order.id) == 0
-    shots = list(rig.engine.case_dir(case.id).glob("*.png"))
+    shots = list(rig.engine.case_dir(case.id).glob("*.jpg"))
     assert shots, "a challenge leaves a screenshot"
 
 

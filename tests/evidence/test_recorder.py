@@ -8,8 +8,10 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Page
@@ -17,7 +19,7 @@ from playwright.async_api import Page
 from bot.atomic import atomic_copy, atomic_write_bytes
 from bot.browser import KEPT_TRACE_PREFIX
 from bot.errors import EvidenceError
-from bot.evidence import MANIFEST_NAME, EvidenceRecorder, check_manifest, verify_manifest
+from bot.evidence import MANIFEST_NAME, EvidenceRecorder, check_manifest, load_manifest, verify_manifest
 from tests.browser.stub_server import StubServer
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +58,7 @@ def _fixed_clock() -> datetime:
 async def test_screenshot_masks_password_and_html_drops_secret_values(
     page: Page, stub: StubServer, tmp_path: Path
 ) -> None:
-    recorder = EvidenceRecorder(tmp_path / "case", clock=_fixed_clock)
+    recorder = EvidenceRecorder(tmp_path / "case", clock=_fixed_clock, image_type="png")  # exact pixels
     await page.goto(f"{stub.base_url}/login")
     await page.fill("#user", "buyer@example.com")
     await page.fill("#pw", PASSWORD)
@@ -68,6 +70,7 @@ async def test_screenshot_masks_password_and_html_drops_secret_values(
     assert plain.path == "001-login-form-unmasked.png" and masked.path == "002-login-form.png"
     assert masked.kind == "screenshot" and masked.url == f"{stub.base_url}/login"
     assert masked.captured_at == _fixed_clock()
+    await recorder.flush()
 
     # the password box is pure red; masking paints it over (Playwright's mask colour is magenta)
     red = (255, 0, 0)
@@ -76,6 +79,7 @@ async def test_screenshot_masks_password_and_html_drops_secret_values(
     assert await _count(page, tmp_path / "case" / masked.path, (255, 0, 255)) > 10_000
 
     item = await recorder.html(page, "login form", redact=[page.locator("#token")])
+    await recorder.flush()
     text = (tmp_path / "case" / item.path).read_text()
     assert item.path == "003-login-form.html" and item.kind == "html"
     assert text.startswith("<!DOCTYPE html>")
@@ -98,6 +102,8 @@ async def test_manifest_verifies_and_reports_tampering(page: Page, stub: StubSer
     photo = tmp_path / "Photo One.JPG"
     photo.write_bytes(b"\xff\xd8\xff\xe0" + b"jpegdata" * 100)
     upload = recorder.add_file(photo)
+    await recorder.flush()
+    assert shot.path == "001-order.jpg" and html.path == "002-order.html"  # JPEG by default
     assert upload.path == "003-input-photo-one.jpg" and upload.kind == "upload"
     assert upload.sha256 == hashlib.sha256(photo.read_bytes()).hexdigest()
 
@@ -114,6 +120,7 @@ async def test_manifest_verifies_and_reports_tampering(page: Page, stub: StubSer
     assert len(again.items) == 3
     fourth = await again.screenshot(page, "retry")
     assert fourth.path.startswith("004-")
+    await again.flush()
 
     (case / html.path).write_text("<p>forged</p>")
     (case / upload.path).unlink()
@@ -217,3 +224,137 @@ def test_atomic_copy_hashes_what_it_wrote_and_leaves_nothing_on_failure(tmp_path
         atomic_copy(tmp_path / "gone.png", out / "copy.png")
     assert [p.name for p in out.iterdir()] == ["copy.png"]
     assert (out / "copy.png").read_bytes() == b"x" * 3000
+
+
+# ---- speed: background writes, batched manifest, JPEG (issue 10) ----------------------------------
+_NEAR_RGB_JS = """
+async ([b64, mime, rgb, tol]) => {
+  const img = new Image();
+  img.src = 'data:' + mime + ';base64,' + b64;
+  await img.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = img.width; canvas.height = img.height;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(0, 0, img.width, img.height).data;
+  let n = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (Math.abs(data[i] - rgb[0]) <= tol && Math.abs(data[i + 1] - rgb[1]) <= tol
+        && Math.abs(data[i + 2] - rgb[2]) <= tol) n++;
+  }
+  return n;
+}
+"""
+
+
+async def test_jpeg_screenshot_still_masks_the_password(page: Page, stub: StubServer, tmp_path: Path) -> None:
+    """The default JPEG screenshots paint the mask over the password box like the PNG ones."""
+    recorder = EvidenceRecorder(tmp_path / "case")
+    await page.goto(f"{stub.base_url}/login")
+    await page.fill("#pw", PASSWORD)
+    plain = await recorder.screenshot(page, "plain")
+    masked = await recorder.screenshot(page, "masked", mask=[page.locator("#pw")])
+    await recorder.flush()
+    assert masked.path.endswith(".jpg")
+
+    async def near(item_path: str, rgb: tuple[int, int, int]) -> int:
+        data = await asyncio.to_thread((tmp_path / "case" / item_path).read_bytes)
+        assert data[:3] == b"\xff\xd8\xff"  # a JPEG
+        return int(await page.evaluate(_NEAR_RGB_JS, [base64.b64encode(data).decode(), "image/jpeg",
+                                                      [255, 0, 0], 40]))
+
+    assert await near(plain.path, (255, 0, 0)) > 10_000
+    assert await near(masked.path, (255, 0, 0)) < 100
+    assert verify_manifest(tmp_path / "case") == []
+
+
+async def test_captures_are_written_in_the_background_and_flush_waits(
+    page: Page, stub: StubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capture returns before its file is written; captures that queue up while a file is
+    being written are written as one batch with ONE manifest rewrite; after flush() the folder
+    verifies and every file has the hash its item announced."""
+    import bot.evidence as evidence_module
+
+    rewrites: list[int] = []
+    real_write_manifest = evidence_module.write_manifest
+    real_write = evidence_module.atomic_write_bytes
+    release = threading.Event()
+
+    def counting(case_dir: Path, items: object) -> None:
+        rewrites.append(len(list(items)))  # type: ignore[call-overload]
+        real_write_manifest(case_dir, items)  # type: ignore[arg-type]
+
+    def slow_first(path: Path, data: bytes, **options: Any) -> None:
+        release.wait(10)  # the disk is slow: the first file blocks until released
+        real_write(path, data, **options)
+
+    monkeypatch.setattr(evidence_module, "write_manifest", counting)
+    monkeypatch.setattr(evidence_module, "atomic_write_bytes", slow_first)
+    case = tmp_path / "case"
+    recorder = EvidenceRecorder(case)
+    await page.goto(f"{stub.base_url}/page?title=Order")
+    items = [await recorder.html(page, f"step {i}") for i in range(5)]  # none waits for the disk
+    assert len(recorder.items) == 5  # listed at once, with their hashes
+    assert not (case / items[0].path).exists()
+    release.set()
+    await recorder.flush()
+    assert verify_manifest(case) == []
+    assert [i.path for i in load_manifest(case)] == [i.path for i in items]
+    assert rewrites == [1, 5]  # the first file alone, then the four that queued up meanwhile
+    for item in items:
+        assert hashlib.sha256((case / item.path).read_bytes()).hexdigest() == item.sha256
+
+
+async def test_a_failed_background_write_is_raised_and_the_item_dropped(
+    page: Page, stub: StubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.evidence as evidence_module
+
+    case = tmp_path / "case"
+    recorder = EvidenceRecorder(case)
+    await page.goto(f"{stub.base_url}/page?title=Order")
+    good = await recorder.html(page, "good")
+    await recorder.flush()
+
+    def disk_full(path: Path, data: bytes, **options: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(evidence_module, "atomic_write_bytes", disk_full)
+    await recorder.html(page, "lost")
+    with pytest.raises(OSError, match="No space"):
+        await recorder.flush()
+    assert [i.path for i in recorder.items] == [good.path]
+    monkeypatch.undo()
+    await recorder.flush()  # raised once
+    assert verify_manifest(case) == []
+
+
+def test_a_file_written_just_before_a_crash_is_adopted_by_the_next_recorder(tmp_path: Path) -> None:
+    """A crash between a file landing and the manifest rewrite leaves a numbered file the
+    manifest lacks; the next recorder (the next attempt) lists it, so the folder verifies."""
+    case = tmp_path / "case"
+    recorder = EvidenceRecorder(case)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    recorder.add_file(photo)
+    atomic_write_bytes(case / "002-cancel-result.jpg", b"\xff\xd8\xff jpeg bytes")  # no manifest
+    assert [p.kind for p in check_manifest(case)] == ["extra"]
+    again = EvidenceRecorder(case)
+    assert verify_manifest(case) == []
+    adopted = again.items[-1]
+    assert (adopted.path, adopted.kind, adopted.step) == (
+        "002-cancel-result.jpg", "screenshot", "cancel-result")
+    assert (again.case_dir / "002-cancel-result.jpg").exists()
+
+
+async def test_redacted_values_never_reach_an_html_capture(
+    page: Page, stub: StubServer, tmp_path: Path
+) -> None:
+    recorder = EvidenceRecorder(tmp_path / "case")
+    recorder.redact_values(["Order", "ab"])  # "ab": too short to be a secret, left alone
+    await page.goto(f"{stub.base_url}/page?title=Order")
+    item = await recorder.html(page, "page")
+    await recorder.flush()
+    text = (tmp_path / "case" / item.path).read_text()
+    assert "Order" not in text and "[redacted]" in text

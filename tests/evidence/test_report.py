@@ -62,7 +62,8 @@ async def _record_case(page: Page, stub: StubServer, case_dir: Path, tmp_path: P
         await page.goto(f"{stub.base_url}/page?title={title}&body={body}")
         await recorder.screenshot(page, title)
     await recorder.html(page, "request submitted")
-    photo = tmp_path / "parcel-photo.png"
+    await recorder.flush()
+    photo = tmp_path / "parcel-photo.jpg"
     shutil.copy(case_dir / recorder.items[0].path, photo)
     recorder.add_file(photo, step="evidence")
     return recorder
@@ -77,7 +78,7 @@ async def test_report_is_self_contained_escaped_and_bundled(
     assert report == case_dir / "report.html"
     text = report.read_text()
     assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
-    assert text.count("data:image/png;base64,") == 4  # 3 screenshots + the attached photo
+    assert text.count("data:image/jpeg;base64,") == 4  # 3 screenshots (JPEG) + the attached photo
     assert "http://" not in text.replace(stub.base_url, "")  # no external references besides page URLs
 
     dialogs: list[Dialog] = []
@@ -138,6 +139,7 @@ async def test_bundle_refuses_tampered_or_unrendered_evidence(
     recorder = EvidenceRecorder(case_dir)
     await page.goto(f"{stub.base_url}/page?title=Only")
     item = await recorder.screenshot(page, "only")
+    await recorder.flush()
     with pytest.raises(EvidenceError, match="render the report first"):
         bundle_case(case_dir)
     render_case_report(_case(events=[]), recorder.items, case_dir)

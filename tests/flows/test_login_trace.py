@@ -26,7 +26,7 @@ from playwright.async_api import BrowserContext, Page, Route
 from playwright.async_api import Error as PlaywrightError
 
 from bot.browser import start_tracing
-from bot.engine import Engine
+from bot.sessions import secrets_of
 from bot.tracescrub import scrub_trace
 from flows.login import log_in
 from tests.flows.conftest import Portal
@@ -166,7 +166,7 @@ async def test_trace_frames_never_show_a_secret(
 
     # the trace is kept the way the engine keeps it
     kept = tmp_path / "kept.zip"
-    scrub_trace(raw, kept, secrets=Engine._secrets_of(creds))
+    scrub_trace(raw, kept, secrets=secrets_of(creds))
 
     start, end, box = _typing(_events(raw), typed)
     decoder = await (await fresh_context()).new_page()
