@@ -2,7 +2,7 @@
 without a request, as before).
 
 Revision ID: 0006_case_item
-Revises: 0005 (chained to 0004_unrecognised_mail until migration 0005 is merged)
+Revises: 0005_tick_indexes
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_case_item"
-down_revision = "0004_unrecognised_mail"  # TODO(merge): the revision id of migration 0005
+down_revision = "0005_tick_indexes"
 branch_labels = None
 depends_on = None
 
