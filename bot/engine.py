@@ -133,7 +133,9 @@ class Engine:
             watch.lap("inputs")
             async with self.sessions.open(account, evidence=recorder, trace_dir=case_dir) as session:
                 watch.lap("open")
-                state = await session.run(lambda: self._submit(session.page, session.env, case, worker, watch))
+                state = await session.run(
+                    lambda: self._submit(session.page, session.env, case, worker, watch)
+                )
                 watch.lap("recorded")
         except AlreadyRequestedError as exc:
             state = await self._already_requested(case, worker, exc)

@@ -4,6 +4,7 @@ runner failures, heartbeat, drain."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections import Counter
 from datetime import timedelta
@@ -355,7 +356,7 @@ async def test_a_freed_slot_starts_the_next_case_without_waiting_for_a_tick(
     runner = GatedRunner(store)
     dispatcher = Dispatcher(store, runner, settings, clock, "w1")
     assert await dispatcher.tick() == [cases[0].id]
-    for running, following in zip(cases, cases[1:], strict=False):
+    for running, following in itertools.pairwise(cases):
         await wait_until(lambda c=running: c.id in runner.gates)  # type: ignore[misc]
         runner.gates[running.id].set()
         await wait_until(lambda c=following: runner.runs[c.id] == 1)  # type: ignore[misc]
