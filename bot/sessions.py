@@ -12,7 +12,9 @@ through :meth:`SessionOpener.open`:
 4. :meth:`PortalSession.run` signs in (stored session first) and runs a body, signing in again
    when the portal drops the session mid-flow (:func:`flows.session.with_session`).
 
-The context (and its stored session) is closed on the way out, whatever happened.
+The context (and its stored session) is closed on the way out, whatever happened — unless the
+browser keeps contexts warm (the scheduler service): then a cleanly ended session's context and
+page stay open for the account's next session, which skips the sign-in check of step 4.
 """
 
 from __future__ import annotations
@@ -47,12 +49,18 @@ class PortalSession:
     env: FlowEnv
     creds: Credentials
     code_source: CodeSource | None
+    warm: bool = False
+    """The page is a warm context's (:meth:`bot.browser.BrowserManager.is_warm`): signed in
+    when its last session ended."""
 
     async def run(self, body: Callable[[], Awaitable[T]]) -> T:
-        """Sign in (stored session first) and run `body`; a session the portal drops mid-flow
-        costs a re-login and `body` runs again from its start. Raises the login flow's typed
-        errors (challenge, rejected login, portal unavailable) and whatever `body` raises."""
-        return await with_session(self.page, self.env, self.creds, body, code_source=self.code_source)
+        """Sign in (stored session first; skipped on a warm page, whose body sees a bounce
+        instead) and run `body`; a session the portal drops mid-flow costs a re-login and
+        `body` runs again from its start. Raises the login flow's typed errors (challenge,
+        rejected login, portal unavailable) and whatever `body` raises."""
+        return await with_session(
+            self.page, self.env, self.creds, body, code_source=self.code_source, signed_in=self.warm
+        )
 
 
 class SessionOpener:
@@ -106,5 +114,6 @@ class SessionOpener:
         creds = self.credentials(account)
         secrets = [s for s in (creds.password, creds.totp_secret, creds.mailbox_password) if s]
         async with self.browser.session(account.name, trace_dir=trace_dir, secrets=secrets) as context:
-            page = await context.new_page()
-            yield PortalSession(account, page, env, creds, self.code_source)
+            warm = self.browser.is_warm(context) and bool(context.pages)
+            page = context.pages[0] if warm else await context.new_page()
+            yield PortalSession(account, page, env, creds, self.code_source, warm=warm)
