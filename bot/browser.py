@@ -6,8 +6,9 @@ Promises:
 - at most one open session (BrowserContext) per account at a time, while different accounts run
   concurrently;
 - with `warm_seconds` > 0 (the scheduler service), a context whose session ended cleanly is kept
-  open ("warm", its storage state saved as usual) for the account's next session, and closed
-  after `warm_seconds` without use, at :meth:`BrowserManager.close`, after any session that
+  open ("warm", its storage state saved as usual) for the account's next session (at most
+  `settings.max_concurrency` of them, the longest parked goes first), and closed after
+  `warm_seconds` without use, at :meth:`BrowserManager.close`, after any session that
   raised, or when Chromium was relaunched; :meth:`BrowserManager.is_warm` tells a session that
   its context is such a reused one (it was signed in when its last session ended);
 - the account's storage state (cookies, local storage) is loaded from
@@ -244,6 +245,15 @@ class BrowserManager:
         return None
 
     def _park(self, account_key: str, context: BrowserContext) -> None:
+        """Keep `context` warm; at most `settings.max_concurrency` are kept (memory: each holds
+        a renderer), the longest parked one is closed to make room."""
+        while len(self._warm) >= max(1, self.settings.max_concurrency):
+            oldest = next(iter(self._warm))
+            old_context, old_expiry = self._warm.pop(oldest)
+            old_expiry.cancel()
+            asyncio.get_running_loop().create_task(
+                self._close_quietly(old_context), name=f"warm context of {oldest}: evicted"
+            )
         expiry = asyncio.get_running_loop().create_task(
             self._expire(account_key, context), name=f"warm context of {account_key}: idle close"
         )
@@ -256,6 +266,11 @@ class BrowserManager:
             del self._warm[account_key]
             with contextlib.suppress(PlaywrightError):
                 await context.close()
+
+    @staticmethod
+    async def _close_quietly(context: BrowserContext) -> None:
+        with contextlib.suppress(PlaywrightError):
+            await context.close()
 
     async def _close_warm(self, account_key: str) -> None:
         parked = self._warm.pop(account_key, None)

@@ -275,3 +275,18 @@ async def test_warm_contexts_are_closed_with_the_browser(tmp_path: Path, stub: S
         await browser.close()
     assert browser.warm_accounts == set()
     assert sorted(closed) == ["a@example.com", "b@example.com"]
+
+
+async def test_warm_contexts_are_capped_at_the_concurrency(manager: BrowserManager, stub: StubServer) -> None:
+    """Each warm context holds a renderer: no more are kept than sessions can run at once."""
+    keys = [_key() for _ in range(manager.settings.max_concurrency + 1)]
+    manager.warm_seconds = 60
+    try:
+        for key in keys:
+            async with manager.session(key) as context:
+                await (await context.new_page()).goto(f"{stub.base_url}/page?title=x")
+        assert manager.warm_accounts == set(keys[1:])  # the first parked was closed for the last
+    finally:
+        manager.warm_seconds = 0
+        for key in keys:
+            await manager._close_warm(key)
