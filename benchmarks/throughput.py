@@ -54,6 +54,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -428,6 +429,7 @@ class Options:
     timeout: float = 1800.0
     poll_sizes: list[int] = field(default_factory=lambda: [1, 5, 20])
     """Open cases per measured status poll; empty: no status polls are measured."""
+    keep_logs: Path | None = None
 
 
 def add_accounts(store: Store, sb: RunningSandbox, secrets_file: Path) -> None:
@@ -467,6 +469,14 @@ def create_cases(store: Store, settings: Settings, planned: list[Planned], photo
             create_case(store, settings, new, evidence=photos if refund else (), evidence_root=None).id
         )
     return ids
+
+
+def keep_logs(target: Path, work: Path) -> None:
+    """Copy the service's stdout/stderr and its rotated log files into `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    for log in [work / "service.log", *sorted((work / "data" / "logs").glob("recoup*.log"))]:
+        if log.is_file():
+            shutil.copy2(log, target / log.name)
 
 
 def benchmark(opts: Options, work: Path) -> dict[str, Any]:
@@ -529,6 +539,8 @@ def benchmark(opts: Options, work: Path) -> dict[str, Any]:
             code = service.stop()
             sampler.halt.set()
             sampler.join()
+            if opts.keep_logs is not None:
+                keep_logs(opts.keep_logs, work)
         times = case_times(store, ids)
         last = max(t[2] for t in times)
         wall = (last - started).total_seconds()
@@ -656,6 +668,9 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
     parser.add_argument("--poll-sizes", default="1,5,20", help="open cases per measured status poll")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--keep-logs", type=Path, help="copy the service's logs (recoup.log with per-case timings) here"
+    )
     parser.add_argument("--verbose", action="store_true", help="keep this process's INFO log lines")
     args = parser.parse_args(argv)
     if args.cases < 1 or args.accounts < 1 or args.concurrency < 1:
@@ -666,7 +681,9 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         parser.error("--poll-sizes takes numbers separated by commas")
     if not sizes or min(sizes) < 1:
         parser.error("--poll-sizes must be positive numbers")
-    return Options(args.cases, args.accounts, args.concurrency, args.database_url, args.timeout, sizes), args
+    options = Options(args.cases, args.accounts, args.concurrency, args.database_url, args.timeout, sizes)
+    options.keep_logs = args.keep_logs
+    return options, args
 
 
 def main(argv: list[str] | None = None) -> int:

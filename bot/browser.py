@@ -5,6 +5,12 @@ Promises:
   launched lazily or by :meth:`BrowserManager.start`, relaunched if it crashed;
 - at most one open session (BrowserContext) per account at a time, while different accounts run
   concurrently;
+- with `warm_seconds` > 0 (the scheduler service), a context whose session ended cleanly is kept
+  open ("warm", its storage state saved as usual) for the account's next session (at most
+  `settings.max_concurrency` of them, the longest parked goes first), and closed after
+  `warm_seconds` without use, at :meth:`BrowserManager.close`, after any session that
+  raised, or when Chromium was relaunched; :meth:`BrowserManager.is_warm` tells a session that
+  its context is such a reused one (it was signed in when its last session ended);
 - the account's storage state (cookies, local storage) is loaded from
   `settings.sessions_dir/<safe key>.json` and saved back atomically with mode 0600;
 - with a `trace_dir`, a Playwright trace is recorded and kept only when the session body raises
@@ -69,12 +75,20 @@ class BrowserManager:
     """One Chromium per process (Debian's, settings.browser_path, headless, CHROMIUM_ARGS);
     one BrowserContext per account; at most one open session per account at a time."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, warm_seconds: float = 0.0) -> None:
         self.settings = settings
+        self.warm_seconds = warm_seconds
+        """How long a cleanly ended session's context stays open for the account's next one."""
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._start_lock = asyncio.Lock()
         self._account_locks: dict[str, asyncio.Lock] = {}
+        self._warm: dict[str, tuple[BrowserContext, asyncio.Task[None]]] = {}
+        """Parked contexts by account key, each with the task that closes it when idle."""
+        self._reused: set[BrowserContext] = set()
+        """Contexts of sessions running now that came from the warm pool."""
+        self.contexts_opened = 0
+        """New contexts opened for account sessions (a warm one reused counts nothing)."""
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -109,7 +123,10 @@ class BrowserManager:
             logger.info("Chromium {} started", self._browser.version)
 
     async def close(self) -> None:
-        """Close Chromium and stop Playwright. Safe to call twice; errors on close are logged."""
+        """Close the warm contexts and Chromium and stop Playwright. Safe to call twice; errors
+        on close are logged."""
+        for account_key in list(self._warm):
+            await self._close_warm(account_key)
         browser, self._browser = self._browser, None
         pw, self._playwright = self._playwright, None
         if browser is not None:
@@ -140,6 +157,16 @@ class BrowserManager:
         """Where the account's storage state lives."""
         return self.settings.sessions_dir / session_file_name(account_key)
 
+    def is_warm(self, context: BrowserContext) -> bool:
+        """True when `context` is an open session's reused warm context (see the module
+        docstring): its previous session ended cleanly, signed in."""
+        return context in self._reused
+
+    @property
+    def warm_accounts(self) -> set[str]:
+        """Keys of accounts whose context is parked warm now."""
+        return set(self._warm)
+
     def is_busy(self, account_key: str) -> bool:
         """True while a session of this account is open (or being opened)."""
         lock = self._account_locks.get(account_key)
@@ -160,13 +187,24 @@ class BrowserManager:
         body raises: a trace is saved into `trace_dir` (if given; `secrets` are scrubbed from it
         along with cookies, auth headers and form bodies), the storage state is kept for
         non-session errors and forgotten for :class:`SessionError`, and the error re-raised.
+        With `warm_seconds` the context of a cleanly ended session is parked instead of closed
+        (and a parked one is reused here); a session that raised always closes its context.
         """
         lock = self._account_locks.setdefault(account_key, asyncio.Lock())
         async with lock:
             await self.start()
             assert self._browser is not None
-            context = await self._new_context(account_key, locale_cookie)
+            context = await self._take_warm(account_key)
+            if context is None:
+                context = await self._new_context(account_key, locale_cookie)
+                self.contexts_opened += 1
+            else:
+                self._reused.add(context)
+                if locale_cookie:
+                    with playwright_errors("setting the locale cookie"):
+                        await context.add_cookies([locale_cookie])  # type: ignore[list-item]
             tracing = False
+            park = False
             try:
                 if trace_dir is not None:
                     await start_tracing(context)
@@ -187,9 +225,65 @@ class BrowserManager:
                     with contextlib.suppress(PlaywrightError):
                         await context.tracing.stop()
                 await self.save_session(context, account_key)
+                park = self.warm_seconds > 0
             finally:
-                with contextlib.suppress(PlaywrightError):
-                    await context.close()
+                self._reused.discard(context)
+                if park and self._browser is not None and context.browser is self._browser:
+                    self._park(account_key, context)
+                else:
+                    with contextlib.suppress(PlaywrightError):
+                        await context.close()
+
+    # ---- warm contexts ---------------------------------------------------------------------
+    async def _take_warm(self, account_key: str) -> BrowserContext | None:
+        """The account's parked context, if it belongs to the running Chromium (else closed)."""
+        parked = self._warm.pop(account_key, None)
+        if parked is None:
+            return None
+        context, expiry = parked
+        expiry.cancel()
+        if context.browser is self._browser and self._browser is not None and self._browser.is_connected():
+            return context
+        with contextlib.suppress(PlaywrightError):
+            await context.close()
+        return None
+
+    def _park(self, account_key: str, context: BrowserContext) -> None:
+        """Keep `context` warm; at most `settings.max_concurrency` are kept (memory: each holds
+        a renderer), the longest parked one is closed to make room."""
+        while len(self._warm) >= max(1, self.settings.max_concurrency):
+            oldest = next(iter(self._warm))
+            old_context, old_expiry = self._warm.pop(oldest)
+            old_expiry.cancel()
+            asyncio.get_running_loop().create_task(
+                self._close_quietly(old_context), name=f"warm context of {oldest}: evicted"
+            )
+        expiry = asyncio.get_running_loop().create_task(
+            self._expire(account_key, context), name=f"warm context of {account_key}: idle close"
+        )
+        self._warm[account_key] = (context, expiry)
+
+    async def _expire(self, account_key: str, context: BrowserContext) -> None:
+        await asyncio.sleep(self.warm_seconds)
+        parked = self._warm.get(account_key)
+        if parked is not None and parked[0] is context:
+            del self._warm[account_key]
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
+
+    @staticmethod
+    async def _close_quietly(context: BrowserContext) -> None:
+        with contextlib.suppress(PlaywrightError):
+            await context.close()
+
+    async def _close_warm(self, account_key: str) -> None:
+        parked = self._warm.pop(account_key, None)
+        if parked is None:
+            return
+        context, expiry = parked
+        expiry.cancel()
+        with contextlib.suppress(PlaywrightError):
+            await context.close()
 
     @asynccontextmanager
     async def scratch_context(self, **options: Any) -> AsyncIterator[BrowserContext]:
@@ -271,7 +365,11 @@ class BrowserManager:
             logger.warning("session of {} not saved after a failure: {}", account_key, exc)
 
     def forget_session(self, account_key: str) -> None:
-        """Delete the stored state (after a bounce to login). No error if there is none."""
+        """Delete the stored state (after a bounce to login). No error if there is none. A
+        parked warm context of the account is closed too (soon, in a task of its own)."""
+        if account_key in self._warm:
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing can be parked
+                asyncio.get_running_loop().create_task(self._close_warm(account_key))
         with contextlib.suppress(FileNotFoundError):
             self.session_path(account_key).unlink()
 

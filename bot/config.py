@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(default=2, ge=1)
     """Cases run at once across all accounts (one browser session per account at a time)."""
 
+    warm_context_seconds: float = Field(default=120.0, ge=0.0)
+    """The scheduler service keeps an account's browser context (signed in, its page loaded)
+    open this long after a session that ended cleanly, so the account's next case reuses it
+    instead of opening a new context and checking the sign-in on My Orders again. 0 closes
+    every context after its session (one-off commands always do)."""
+
     lease_seconds: int = Field(default=600, ge=10)
     """How long a claimed case stays leased to one worker before others may reclaim it."""
 

@@ -17,6 +17,9 @@ Promises:
   that moves the case as the one failure policy decides (:func:`bot.states.after_failure`:
   retry with backoff, fail when the budget is spent, needs_human for a bug or a configuration
   problem such as a missing secret);
+* work is claimed as soon as it can run: besides the scheduler's periodic tick, a session's
+  end (a slot and an account free) and :meth:`Dispatcher.wake` (work queued in this process)
+  run a tick at once; ticks never overlap, so the limits above hold whoever ticks;
 * :meth:`Dispatcher.drain` stops claiming and lets in-flight runs finish within a timeout; the
   rest are cancelled and their leases released.
 
@@ -42,6 +45,7 @@ from bot.policies import next_check_at, pacing_delay
 from bot.states import LEASED_STATES, STATUS_CHECK_STATES
 from bot.store import RandomSource, Store
 from bot.store._tracking import CaseTracking
+from bot.timing import Stopwatch
 
 Clock = Callable[[], datetime]
 
@@ -76,6 +80,7 @@ class Dispatcher:
         checker: StatusChecker | None = None,
         rng: RandomSource | None = None,
         heartbeat_seconds: float | None = None,
+        wake_on_end: bool = True,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -88,6 +93,15 @@ class Dispatcher:
         self._tasks: dict[asyncio.Task[None], tuple[int, str]] = {}
         """In-flight sessions: task → (account id, what it does)."""
         self._closing = False
+        self._tick_lock = asyncio.Lock()
+        """One dispatch tick at a time (the periodic one and a wake-up's never overlap)."""
+        self._wake_on_end = wake_on_end
+        """Tick as soon as a session ends (off: only the periodic tick claims; tests that
+        drive every tick by hand)."""
+        self._wanted = False
+        self._kicker: asyncio.Task[None] | None = None
+        self.wakeups = 0
+        """Ticks run because of :meth:`wake` (a slot freed, work queued), not the period."""
 
     # ---- state --------------------------------------------------------------------------------
     @property
@@ -104,10 +118,37 @@ class Dispatcher:
         return 0 if self._closing else self.settings.max_concurrency - len(self._tasks)
 
     # ---- ticks --------------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Run a dispatch tick now, without waiting for the scheduler's period: called when a
+        session ends (a slot and an account are free) and by whoever queues work in this
+        process. Wake-ups while a tick runs fold into one more tick after it. A failed
+        wake-up tick is logged; the periodic tick stays the fallback. No-op while draining."""
+        if self._closing:
+            return
+        self._wanted = True
+        if self._kicker is None or self._kicker.done():
+            self._kicker = asyncio.get_running_loop().create_task(
+                self._kick(), name=f"{self.worker_id}: dispatch wake-up"
+            )
+
+    async def _kick(self) -> None:
+        while self._wanted and not self._closing:
+            self._wanted = False
+            self.wakeups += 1
+            try:
+                await self.tick()
+            except RecoupError as error:
+                logger.warning("dispatch wake-up failed (the periodic tick retries): {}", error)
+
     async def tick(self) -> list[int]:
         """Reclaim expired leases, then claim due queued cases (and stranded `submitting` ones,
         for reconciliation) up to the limits and start them. Returns the ids started.
-        Raises StoreUnavailableError when the store cannot be reached (nothing started)."""
+        Raises StoreUnavailableError when the store cannot be reached (nothing started).
+        Ticks never overlap: a second one waits for the first."""
+        async with self._tick_lock:
+            return await self._tick()
+
+    async def _tick(self) -> list[int]:
         if self._closing:
             return []
         reclaimed = await asyncio.to_thread(self.store.cases.reclaim_expired)
@@ -193,6 +234,10 @@ class Dispatcher:
         """Stop claiming; give in-flight sessions `grace_seconds` to finish, then cancel the
         rest (their leases are released on the way out). Returns how many were cancelled."""
         self._closing = True
+        if self._kicker is not None:
+            await asyncio.wait({self._kicker})  # its claim in progress ends; nothing new starts
+        async with self._tick_lock:
+            pass  # a periodic tick under way has spawned what it claimed
         if await self.join(grace_seconds):
             return 0
         pending = list(self._tasks)
@@ -213,9 +258,12 @@ class Dispatcher:
         if not task.cancelled() and task.exception() is not None:
             error = task.exception()
             logger.error("dispatcher task {} ended with {}: {}", task.get_name(), type(error).__name__, error)
+        if self._wake_on_end:
+            self.wake()  # a slot and an account are free: claim the next case now
 
     async def _run_case(self, case: Case) -> None:
         started = self.clock()
+        watch = Stopwatch(f"dispatch of case {case.id}")
         run = asyncio.current_task()
         assert run is not None
 
@@ -242,8 +290,11 @@ class Dispatcher:
             logger.error("case {}: runner failed: {}: {}", case.id, type(error).__name__, error)
             await self._settle(case, started, error)
         finally:
+            watch.lap("run")
             await self._after_session(case.account)
             await self._release(case.id)
+            watch.lap("release")
+            watch.log()
 
     async def _moved_on_by_its_run(self, case_id: int) -> bool:
         """Has our own run moved the case out of the leased states (`running`, `submitting`)?
@@ -298,12 +349,15 @@ class Dispatcher:
     async def _run_check(self, account: str, trackings: list[CaseTracking]) -> None:
         assert self.checker is not None
         started = self.clock()
+        watch = Stopwatch(f"status check of {account} ({len(trackings)} cases)")
         try:
             cases = await asyncio.to_thread(self.store.cases.get_many, [t.case_id for t in trackings])
             await self.checker.check_account(account, cases)
         except Exception as error:
             logger.error("status check of {} failed: {}: {}", account, type(error).__name__, error)
         finally:
+            watch.lap("check")
+            watch.log()
             now = self.clock()
             next_checks = {t.case_id: next_check_at(self.settings, t, now) for t in trackings}
             try:

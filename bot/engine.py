@@ -61,6 +61,7 @@ from bot.report import ReportCase, render_case_report
 from bot.sessions import SessionOpener
 from bot.states import CaseState
 from bot.store import Store
+from bot.timing import Stopwatch
 from flows.cancel import cancel_order
 from flows.env import FlowEnv
 from flows.login import CodeSource, Credentials
@@ -143,14 +144,20 @@ class Engine:
         or the lease was lost (LeaseLostError): then nothing more is written for this case.
         """
         started = self.clock()
+        watch = Stopwatch(f"case {case.id}")
         account = await asyncio.to_thread(self.store.accounts.get, case.account)
         case_dir = self.case_dir(case.id)
         recorder = self.recorder(case.id)
         trace_dir = case_dir if self.traced(case) else None
         try:
             self._record_inputs(case, recorder)
+            watch.lap("inputs")
             async with self.sessions.open(account, evidence=recorder, trace_dir=trace_dir) as session:
-                state = await session.run(lambda: self._submit(session.page, session.env, case, worker))
+                watch.lap("open")
+                state = await session.run(
+                    lambda: self._submit(session.page, session.env, case, worker, watch)
+                )
+                watch.lap("recorded")
         except AlreadyRequestedError as exc:
             state = await self._already_requested(case, worker, exc)
         except RecoupError as exc:
@@ -167,7 +174,9 @@ class Engine:
                 await asyncio.to_thread(recorder.adopt_traces)  # a failed session's trace joins the manifest
             except OSError as exc:
                 logger.warning("case {}: failure trace not recorded: {}", case.id, exc)
-            await self._keep_evidence(case, recorder)
+            watch.lap("close")
+            await self._keep_evidence(case, recorder, watch)
+            watch.log()
         return state
 
     def _record_inputs(self, case: Case, recorder: EvidenceRecorder) -> None:
@@ -186,8 +195,12 @@ class Engine:
             return []
         return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
-    async def _submit(self, page: Page, env: FlowEnv, case: Case, worker: str) -> CaseState:
+    async def _submit(
+        self, page: Page, env: FlowEnv, case: Case, worker: str, watch: Stopwatch | None = None
+    ) -> CaseState:
         """Run the case's flow; the intent is written right before the irreversible click."""
+        watch = watch or Stopwatch(f"case {case.id}")
+        watch.lap("login")
         current = await asyncio.to_thread(self.store.cases.get, case.id)
         if current.state is CaseState.SUBMITTING:
             logger.info("case {}: reconciling an earlier submit by reading the portal first", case.id)
@@ -219,6 +232,7 @@ class Engine:
             submitted = refund.submitted
             detail = {"refund_status": refund.refund_status.value, "refund_text": refund.refund_text,
                       "uploaded": refund.uploaded, "item_index": refund.item_index}
+        watch.lap("flow")
         if submitted:
             failpoint("submit.after_click")
         if not submitted:  # dry run: the plan was read, nothing clicked
@@ -303,8 +317,11 @@ class Engine:
         )
         return after.state
 
-    async def _keep_evidence(self, case: Case, recorder: EvidenceRecorder) -> None:
+    async def _keep_evidence(
+        self, case: Case, recorder: EvidenceRecorder, watch: Stopwatch | None = None
+    ) -> None:
         """Store the evidence records and refresh the case's HTML report (never raises)."""
+        watch = watch or Stopwatch(f"case {case.id}")
         try:
             known = {e.path for e in await asyncio.to_thread(self.store.evidence.list_for, case.id)}
             for item in recorder.items:
@@ -315,7 +332,9 @@ class Engine:
                     NewEvidence(path=item.path, sha256=item.sha256, kind=item.kind, step=item.step,
                                 url=item.url, captured_at=item.captured_at),
                 )
+            watch.lap("evidence rows")
             await asyncio.to_thread(self.write_report, case.id)
+            watch.lap("report")
         except (RecoupError, OSError) as exc:
             logger.warning("case {}: evidence bookkeeping failed: {}", case.id, exc)
 

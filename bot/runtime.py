@@ -136,9 +136,12 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, store: Store) -> AsyncIterator[Runtime]:
-    """A :class:`Runtime` whose browser is closed on the way out (see :meth:`Runtime.build`)."""
-    rt = Runtime.build(settings, store)
+async def open_runtime(
+    settings: Settings, store: Store, *, browser: BrowserManager | None = None
+) -> AsyncIterator[Runtime]:
+    """A :class:`Runtime` whose browser is closed on the way out (see :meth:`Runtime.build`;
+    `browser`: e.g. the service's, which keeps contexts warm)."""
+    rt = Runtime.build(settings, store, browser=browser)
     try:
         yield rt
     finally:

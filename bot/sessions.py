@@ -12,8 +12,10 @@ through :meth:`SessionOpener.open`:
 4. :meth:`PortalSession.run` signs in (stored session first) and runs a body, signing in again
    when the portal drops the session mid-flow (:func:`flows.session.with_session`).
 
-The context (and its stored session) is closed on the way out, whatever happened. When the body
-raises and the session keeps evidence, the page is captured first (screenshot + HTML, step
+The context (and its stored session) is closed on the way out, whatever happened — unless the
+browser keeps contexts warm (the scheduler service): then a cleanly ended session's context and
+page stay open for the account's next session, which skips the sign-in check of step 4. When the
+body raises and the session keeps evidence, the page is captured first (screenshot + HTML, step
 "failure", see :meth:`flows.pages.base.PortalPage.capture_failure`): the cheap failure
 diagnostics every failed case gets, whether or not a trace was recorded.
 """
@@ -51,12 +53,18 @@ class PortalSession:
     env: FlowEnv
     creds: Credentials
     code_source: CodeSource | None
+    warm: bool = False
+    """The page is a warm context's (:meth:`bot.browser.BrowserManager.is_warm`): signed in
+    when its last session ended."""
 
     async def run(self, body: Callable[[], Awaitable[T]]) -> T:
-        """Sign in (stored session first) and run `body`; a session the portal drops mid-flow
-        costs a re-login and `body` runs again from its start. Raises the login flow's typed
-        errors (challenge, rejected login, portal unavailable) and whatever `body` raises."""
-        return await with_session(self.page, self.env, self.creds, body, code_source=self.code_source)
+        """Sign in (stored session first; skipped on a warm page, whose body sees a bounce
+        instead) and run `body`; a session the portal drops mid-flow costs a re-login and
+        `body` runs again from its start. Raises the login flow's typed errors (challenge,
+        rejected login, portal unavailable) and whatever `body` raises."""
+        return await with_session(
+            self.page, self.env, self.creds, body, code_source=self.code_source, signed_in=self.warm
+        )
 
 
 def secrets_of(creds: Credentials) -> list[str]:
@@ -120,9 +128,10 @@ class SessionOpener:
         if evidence is not None:
             evidence.redact_values(secrets)
         async with self.browser.session(account.name, trace_dir=trace_dir, secrets=secrets) as context:
-            page = await context.new_page()
+            warm = self.browser.is_warm(context) and bool(context.pages)
+            page = context.pages[0] if warm else await context.new_page()
             try:
-                yield PortalSession(account, page, env, creds, self.code_source)
+                yield PortalSession(account, page, env, creds, self.code_source, warm=warm)
             except Exception:
                 await env.page_object(PortalPage, page).capture_failure()
                 raise

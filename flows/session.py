@@ -22,10 +22,16 @@ T = TypeVar("T")
 
 async def with_session(page: Page, env: FlowEnv, creds: Credentials, body: Callable[[], Awaitable[T]], *,
                        code_source: CodeSource | None = None, locale: str | None = ACCOUNT,
-                       relogins: int = 2) -> T:
+                       relogins: int = 2, signed_in: bool = False) -> T:
     """Log in (stored session first), run `body`; on SessionExpiredError log in with the
-    password and run `body` again, at most `relogins` times, then re-raise."""
-    await log_in(page, env, creds, code_source=code_source, locale=locale)
+    password and run `body` again, at most `relogins` times, then re-raise.
+
+    `signed_in`: the page is known to be signed in already (a warm context whose last session
+    ended signed in): the sign-in check (a My Orders load) is skipped and `body` runs at once;
+    if the portal dropped the session meanwhile, `body`'s first page sees the bounce and the
+    re-login above applies (the body re-reads the order before any submit)."""
+    if not signed_in:
+        await log_in(page, env, creds, code_source=code_source, locale=locale)
     left = relogins
     while True:
         try:

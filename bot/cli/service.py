@@ -40,7 +40,8 @@ async def serve(
 ) -> None:
     """Run the scheduler until `stop` is set, then shut down cleanly (see the module docstring).
     Raises SchedulerLockedError when another live scheduler holds the lock."""
-    async with open_runtime(settings, store) as rt:
+    browser = BrowserManager(settings, warm_seconds=settings.warm_context_seconds)
+    async with open_runtime(settings, store, browser=browser) as rt:
         dispatcher = Dispatcher(store, rt.engine, settings, store.clock, worker_id("run"), checker=rt.engine)
         poller = MailPoller(store, rt.packs, settings, store.clock, on_case_moved=rt.engine.write_report)
         outbox = (

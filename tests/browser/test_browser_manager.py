@@ -232,3 +232,61 @@ async def test_kept_trace_has_no_frame_while_a_secret_is_typed(
         assert not [n for n in names if n.endswith(".jpeg") and n not in {e["file"] for e in frames}]
     assert frames, "every frame was dropped (the trace should still show the page before the login)"
     assert not [e["timestamp"] for e in frames if e["timestamp"] >= typed], "frames after the code was typed"
+
+
+async def test_warm_context_is_reused_then_closed_when_idle(
+    manager: BrowserManager, stub: StubServer
+) -> None:
+    key = _key()
+    manager.warm_seconds = 60
+    try:
+        async with manager.session(key) as context:
+            assert not manager.is_warm(context)
+            page = await context.new_page()
+            await page.goto(f"{stub.base_url}/set-cookie?value=warm")
+        assert key in manager.warm_accounts
+        async with manager.session(key) as again:
+            assert again is context and manager.is_warm(again) and again.pages == [page]
+        closed = asyncio.Event()
+        context.on("close", lambda _: closed.set())
+        manager.warm_seconds = 0.01  # parked once more, this time with a short idle time
+        async with manager.session(key) as again:
+            assert again is context
+        async with asyncio.timeout(10):
+            await closed.wait()
+        assert key not in manager.warm_accounts
+        async with manager.session(key) as fresh:
+            assert fresh is not context and not manager.is_warm(fresh)
+    finally:
+        manager.warm_seconds = 0
+
+
+async def test_warm_contexts_are_closed_with_the_browser(tmp_path: Path, stub: StubServer) -> None:
+    settings = Settings(data_dir=tmp_path, action_timeout_ms=1500, navigation_timeout_ms=1500)
+    browser = BrowserManager(settings, warm_seconds=60)
+    closed: list[str] = []
+    try:
+        for key in ("a@example.com", "b@example.com"):
+            async with browser.session(key) as context:
+                await (await context.new_page()).goto(f"{stub.base_url}/page?title=x")
+                context.on("close", lambda _, k=key: closed.append(k))  # type: ignore[misc]
+        assert browser.warm_accounts == {"a@example.com", "b@example.com"}
+    finally:
+        await browser.close()
+    assert browser.warm_accounts == set()
+    assert sorted(closed) == ["a@example.com", "b@example.com"]
+
+
+async def test_warm_contexts_are_capped_at_the_concurrency(manager: BrowserManager, stub: StubServer) -> None:
+    """Each warm context holds a renderer: no more are kept than sessions can run at once."""
+    keys = [_key() for _ in range(manager.settings.max_concurrency + 1)]
+    manager.warm_seconds = 60
+    try:
+        for key in keys:
+            async with manager.session(key) as context:
+                await (await context.new_page()).goto(f"{stub.base_url}/page?title=x")
+        assert manager.warm_accounts == set(keys[1:])  # the first parked was closed for the last
+    finally:
+        manager.warm_seconds = 0
+        for key in keys:
+            await manager._close_warm(key)

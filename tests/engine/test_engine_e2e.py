@@ -264,3 +264,48 @@ async def test_order_count_feeds_the_dispute_cap(rig: Rig, monkeypatch: pytest.M
     ann = next(a for a in rig.sb.scenario.accounts if a.email == "ann@buyer.test")
     assert await rig.engine.count_orders("ann") == len(ann.orders)
     assert rig.store.tracking.account_pace("ann").orders_seen == len(ann.orders)
+
+
+def _pages(rig: Rig, email: str) -> int:
+    loads = rig.sb.admin.page_loads()
+    return loads.get(email, {}).get("page", 0) + loads.get("", {}).get("page", 0)
+
+
+async def test_a_warm_context_serves_the_accounts_next_cases(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service keeps an account's context warm: its next case reuses the context and page
+    and skips the sign-in check (no My Orders load); when the portal dropped the session
+    meanwhile, the flow's first page bounces, the engine signs in again and the order is still
+    submitted once. A session that fails is never parked."""
+    rig.browser.warm_seconds = 60
+    rig.add_account("ann@buyer.test", "ann", monkeypatch)
+    first = rig.claimed(cancel_case("3042417938137200"))
+    assert await rig.engine.run_case(first, WORKER) is CaseState.SUBMITTED
+    assert rig.browser.warm_accounts == {"ann"} and rig.browser.contexts_opened == 1
+
+    before = _pages(rig, "ann@buyer.test")
+    second = rig.claimed(cancel_case("3042417938137201"))
+    assert await rig.engine.run_case(second, WORKER) is CaseState.SUBMITTED
+    warm_pages = _pages(rig, "ann@buyer.test") - before
+    assert rig.browser.contexts_opened == 1  # the same context served the second case
+
+    rig.sb.admin.expire_session("ann@buyer.test")  # the portal forgets the warm session
+    third = rig.claimed(cancel_case("3042417938137202"))
+    assert await rig.engine.run_case(third, WORKER) is CaseState.SUBMITTED
+    assert rig.browser.contexts_opened == 1  # reused, and signed in again inside it
+
+    shipped = rig.claimed(cancel_case("3042417938137300"))  # not eligible: the session raises
+    assert await rig.engine.run_case(shipped, WORKER) is CaseState.FAILED
+    assert rig.browser.warm_accounts == set()  # a session that raised is never parked
+
+    rig.browser.warm_seconds = 0  # the old way, for comparison: a new context and a sign-in check
+    before = _pages(rig, "ann@buyer.test")
+    fourth = rig.claimed(cancel_case("3042417938137135"))
+    assert await rig.engine.run_case(fourth, WORKER) is CaseState.SUBMITTED
+    cold_pages = _pages(rig, "ann@buyer.test") - before
+    assert rig.browser.contexts_opened == 2 and rig.browser.warm_accounts == set()
+    assert warm_pages < cold_pages  # the sign-in check's My Orders load is gone
+    for order in ("3042417938137200", "3042417938137201", "3042417938137202", "3042417938137135"):
+        assert rig.count(order) == 1
+    assert rig.count("3042417938137300") == 0

@@ -4,6 +4,7 @@ runner failures, heartbeat, drain."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections import Counter
 from datetime import timedelta
@@ -71,7 +72,7 @@ async def test_limits_and_one_session_per_account(
         cancel_case(store, settings, account) for _ in range(4) for account in ("alice", "bob", "carol")
     ]
     runner = GatedRunner(store)
-    dispatcher = Dispatcher(store, runner, settings, clock, "w1", rng=random.Random(1))
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1", rng=random.Random(1), wake_on_end=False)
     order = random.Random(5)
     while sum(runner.runs.values()) < len(created) or dispatcher.in_flight:
         await dispatcher.tick()
@@ -122,7 +123,7 @@ async def test_pacing_between_sessions_of_one_account(
     settings = _settings(tmp_path, pacing_seconds=60, max_concurrency=3)
     first, second = cancel_case(store, settings), cancel_case(store, settings)
     runner = InstantRunner(store)
-    dispatcher = Dispatcher(store, runner, settings, clock, "w1", rng=HalfRandom())
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1", rng=HalfRandom(), wake_on_end=False)
     assert await dispatcher.tick() == [first.id]
     assert await dispatcher.join(WAIT)
     pace = store.tracking.account_pace("alice")
@@ -148,7 +149,7 @@ async def test_runner_exceptions_never_stop_the_dispatcher(
     runner = InstantRunner(
         store, fail={bug.id: RuntimeError("boom"), flaky.id: PortalUnavailableError("503")}
     )
-    dispatcher = Dispatcher(store, runner, settings, clock, "w1")
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1", wake_on_end=False)
     assert sorted(await dispatcher.tick()) == sorted([bug.id, flaky.id, fine.id])
     assert await dispatcher.join(WAIT)
     assert store.cases.get(fine.id).state is CaseState.SUBMITTED
@@ -176,7 +177,7 @@ async def test_a_missing_secret_parks_the_case_for_the_operator_and_spends_no_bu
     fine = cancel_case(store, settings, "bob")
     missing = SecretMissingError("secret env:RECOUP_PW_ALICE is not set in the environment")
     runner = InstantRunner(store, fail={locked_out.id: missing})
-    dispatcher = Dispatcher(store, runner, settings, clock, "w1")
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1", wake_on_end=False)
     assert sorted(await dispatcher.tick()) == sorted([locked_out.id, fine.id])
     assert await dispatcher.join(WAIT)
     assert store.cases.get(fine.id).state is CaseState.SUBMITTED
@@ -208,7 +209,7 @@ async def test_drain_releases_leases_of_unfinished_runs(
     settings = _settings(tmp_path, max_concurrency=2)
     cases = [cancel_case(store, settings, a) for a in ("alice", "bob", "carol")]
     runner = StuckRunner()
-    dispatcher = Dispatcher(store, runner, settings, clock, "w1")
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1", wake_on_end=False)
     assert len(await dispatcher.tick()) == 2
     await wait_until(lambda: len(runner.started) == 2)
     assert len(store.cases.leased()) == 2
@@ -228,7 +229,9 @@ async def test_heartbeat_renews_lease_and_lost_lease_cancels_run(
     settings = _settings(tmp_path, lease_seconds=60)
     case = cancel_case(store, settings)
     runner = StuckRunner()
-    dispatcher = Dispatcher(store, runner, settings, clock, "w1", heartbeat_seconds=0.01)
+    dispatcher = Dispatcher(
+        store, runner, settings, clock, "w1", heartbeat_seconds=0.01, wake_on_end=False
+    )
     await dispatcher.tick()
     first_expiry = store.cases.get(case.id).lease_expires_at
     assert first_expiry is not None
@@ -263,7 +266,9 @@ async def test_a_run_that_finished_its_case_is_not_cancelled_by_the_heartbeat(
             await asyncio.wait(beats)  # the heartbeat meets the lease-free case, and ends
             bookkeeping_done.append(True)  # a cancelled run never gets here
 
-    dispatcher = Dispatcher(store, SubmitThenBookkeep(), settings, clock, "w1", heartbeat_seconds=0.01)
+    dispatcher = Dispatcher(
+        store, SubmitThenBookkeep(), settings, clock, "w1", heartbeat_seconds=0.01, wake_on_end=False
+    )
     await dispatcher.tick()
     assert await dispatcher.join(WAIT)
     assert bookkeeping_done == [True]
@@ -293,7 +298,7 @@ async def test_stranded_submitting_case_is_reclaimed_for_reconciliation(
         )
 
     runner.run_case = reconcile  # type: ignore[method-assign, assignment]
-    dispatcher = Dispatcher(store, runner, settings, clock, "w1")
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1", wake_on_end=False)
     assert await dispatcher.tick() == [case.id]
     assert await dispatcher.join(WAIT)
     assert seen == [CaseState.SUBMITTING]
@@ -322,7 +327,9 @@ async def test_status_checks_per_account_with_backoff(
     carols = submit(store, cancel_case(store, settings, "carol"))
     assert store.cases.claim(busy.id, "other-worker", lease_seconds=600) is not None  # carol is in use
     checker = RecordingChecker()
-    dispatcher = Dispatcher(store, StuckRunner(), settings, clock, "w1", checker=checker)
+    dispatcher = Dispatcher(
+        store, StuckRunner(), settings, clock, "w1", checker=checker, wake_on_end=False
+    )
     assert sorted(await dispatcher.check_tick()) == ["alice", "bob"]
     assert await dispatcher.join(WAIT)
     assert sorted(checker.checked) == [("alice", sorted([old.id, new.id])), ("bob", [bobs.id])]
@@ -337,3 +344,62 @@ async def test_status_checks_per_account_with_backoff(
     assert sorted(await dispatcher.check_tick()) == ["alice", "bob", "carol"]
     assert await dispatcher.join(WAIT)
     assert sorted(checker.checked[-3:]) == [("alice", [new.id]), ("bob", [bobs.id]), ("carol", [carols.id])]
+
+
+async def test_a_freed_slot_starts_the_next_case_without_waiting_for_a_tick(
+    store: Store, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """One slot, three cases: after the one tick, each session's end claims the next case at
+    once (a wake-up), never two at a time and each case once."""
+    settings = _settings(tmp_path, max_concurrency=1)
+    cases = [cancel_case(store, settings, account) for account in ("alice", "bob", "alice")]
+    runner = GatedRunner(store)
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1")
+    assert await dispatcher.tick() == [cases[0].id]
+    for running, following in itertools.pairwise(cases):
+        await wait_until(lambda c=running: c.id in runner.gates)  # type: ignore[misc]
+        runner.gates[running.id].set()
+        await wait_until(lambda c=following: runner.runs[c.id] == 1)  # type: ignore[misc]
+    runner.gates[cases[-1].id].set()
+    await wait_until(lambda: store.cases.get(cases[-1].id).state is CaseState.SUBMITTED)
+    assert await dispatcher.join(WAIT)
+    assert dispatcher.wakeups >= 2
+    assert runner.peak_total == 1
+    assert set(runner.runs.values()) == {1}
+    assert {c.state for c in store.cases.list_cases()} == {CaseState.SUBMITTED}
+    await dispatcher.drain(0)
+
+
+async def test_wake_claims_a_case_queued_in_this_process(
+    store: Store, clock: FrozenClock, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path, max_concurrency=2)
+    runner = InstantRunner(store)
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1")
+    assert await dispatcher.tick() == []
+    case = cancel_case(store, settings, "bob")
+    dispatcher.wake()
+    await wait_until(lambda: runner.ran == [case.id])
+    assert await dispatcher.join(WAIT)
+    await wait_until(lambda: store.cases.get(case.id).state is CaseState.SUBMITTED)
+    await dispatcher.drain(0)
+
+
+async def test_a_draining_dispatcher_ignores_wake_ups(
+    store: Store, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """Shutdown: a session ending (or a wake-up) during the drain claims nothing new."""
+    settings = _settings(tmp_path, max_concurrency=1)
+    first, second = cancel_case(store, settings, "alice"), cancel_case(store, settings, "bob")
+    runner = GatedRunner(store)
+    dispatcher = Dispatcher(store, runner, settings, clock, "w1")
+    assert await dispatcher.tick() == [first.id]
+    await wait_until(lambda: first.id in runner.gates)
+    draining = asyncio.create_task(dispatcher.drain(WAIT))
+    await wait_until(lambda: dispatcher.in_flight == 1 and dispatcher._closing)
+    runner.gates[first.id].set()  # the session ends during the drain
+    assert await draining == 0
+    dispatcher.wake()
+    assert store.cases.get(first.id).state is CaseState.SUBMITTED
+    assert store.cases.get(second.id).state is CaseState.QUEUED and runner.runs[second.id] == 0
+    assert store.cases.leased() == []
