@@ -19,10 +19,11 @@ from bot.states import CaseState
 
 
 def challenge_screenshot(case_dir: Path | None) -> Path | None:
-    """The newest challenge screenshot in the case folder (evidence names are `NNN-step.png`)."""
+    """The newest challenge screenshot in the case folder (evidence names are `NNN-step.jpg`,
+    or `.png` with RECOUP_EVIDENCE_IMAGE_TYPE=png)."""
     if case_dir is None or not case_dir.is_dir():
         return None
-    shots = sorted(case_dir.glob("*-challenge.png"))
+    shots = sorted(p for p in case_dir.glob("*-challenge.*") if p.suffix in (".jpg", ".png"))
     return shots[-1] if shots else None
 
 

@@ -49,7 +49,7 @@ def test_cancel_runs_now_then_status_show_evidence(cli: Cli) -> None:
     with zipfile.ZipFile(evidence["bundle"]) as bundle:
         names = bundle.namelist()
     assert {"report.html", "manifest.json", "SHA256SUMS"} <= set(names)
-    assert any(n.endswith(".png") for n in names)
+    assert any(n.endswith((".jpg", ".png")) for n in names)  # screenshots (JPEG by default)
 
     cli.sb.admin.advance(3700)  # the seller approves after an hour
     refreshed = cli.json("status", "3042417938137200", "--refresh")
@@ -95,7 +95,7 @@ def test_not_eligible_exits_4_and_challenge_exits_3(cli: Cli) -> None:
     assert human["state"] == "needs_human" and "slider" in human["outcome_note"]
     # the person is told what to do next: solve it headed, then retry; and where the screenshot is
     assert f"`recoup accounts login erik --headed`, then `recoup cases retry {human['id']}`" in human["next"]
-    shot = re.search(r"screenshot: (\S+\.png)", human["next"])
+    shot = re.search(r"screenshot: (\S+\.(?:jpg|png))", human["next"])
     assert shot and Path(shot.group(1)).is_file(), human["next"]
     assert cli.submissions(order.id) == 0 and cli.submissions("3042417938137300") == 0
 
