@@ -30,7 +30,7 @@ def test_data_folder_files_and_export_are_private(cli: Cli) -> None:
     folders = [cli.data, *(p for p in cli.data.rglob("*") if p.is_dir())]
     names = {p.name for p in files}
     assert {"recoup.db", "recoup.log", "report.html", "manifest.json"} <= names, names
-    assert any(p.suffix == ".png" for p in files), names  # screenshots
+    assert any(p.suffix in (".jpg", ".png") for p in files), names  # screenshots
     assert {p.relative_to(cli.data).as_posix(): oct(_mode(p)) for p in folders if _mode(p) != 0o700} == {}
     assert {p.relative_to(cli.data).as_posix(): oct(_mode(p)) for p in files if _mode(p) & 0o077} == {}
     assert _mode(Path(out["report"])) == 0o600
