@@ -350,7 +350,8 @@ async def dispatch_ticks(
     expected = min(settings.max_concurrency, claimable_accounts)
     for i in range(ticks + 1):
         waiting = Waiting()
-        dispatcher = Dispatcher(store, waiting, settings, lambda: datetime.now(UTC), "bench-worker")
+        dispatcher = Dispatcher(store, waiting, settings, lambda: datetime.now(UTC), "bench-worker",
+                                wake_on_end=False)  # one tick measured at a time  # fmt: skip
         with recorder.record() as seen:
             t0, c0 = time.perf_counter(), time.process_time()
             started = await dispatcher.tick()
@@ -403,7 +404,8 @@ async def check_ticks(
     for i in range(ticks + 1):
         waiting = Waiting()
         dispatcher = Dispatcher(
-            store, waiting, settings, lambda: datetime.now(UTC), "bench-worker", checker=waiting
+            store, waiting, settings, lambda: datetime.now(UTC), "bench-worker", checker=waiting,
+            wake_on_end=False,
         )
         with recorder.record() as seen:
             t0, c0 = time.perf_counter(), time.process_time()
