@@ -26,11 +26,11 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "Sup3r-Secret-Pw"
 
-# Counts pixels of one exact colour in a PNG, decoded by the browser itself (no image library).
-_COUNT_JS = """
-async ([b64, rgb]) => {
+# Counts the pixels within `tol` of one colour in an image, decoded by the browser itself.
+_NEAR_RGB_JS = """
+async ([b64, mime, rgb, tol]) => {
   const img = new Image();
-  img.src = 'data:image/png;base64,' + b64;
+  img.src = 'data:' + mime + ';base64,' + b64;
   await img.decode();
   const canvas = document.createElement('canvas');
   canvas.width = img.width; canvas.height = img.height;
@@ -39,7 +39,8 @@ async ([b64, rgb]) => {
   const data = ctx.getImageData(0, 0, img.width, img.height).data;
   let n = 0;
   for (let i = 0; i < data.length; i += 4) {
-    if (data[i] === rgb[0] && data[i + 1] === rgb[1] && data[i + 2] === rgb[2]) n++;
+    if (Math.abs(data[i] - rgb[0]) <= tol && Math.abs(data[i + 1] - rgb[1]) <= tol
+        && Math.abs(data[i + 2] - rgb[2]) <= tol) n++;
   }
   return n;
 }
@@ -48,7 +49,7 @@ async ([b64, rgb]) => {
 
 async def _count(page: Page, png: Path, rgb: tuple[int, int, int]) -> int:
     b64 = base64.b64encode(await asyncio.to_thread(png.read_bytes)).decode()
-    return int(await page.evaluate(_COUNT_JS, [b64, list(rgb)]))
+    return int(await page.evaluate(_NEAR_RGB_JS, [b64, "image/png", list(rgb), 0]))  # exact colour
 
 
 def _fixed_clock() -> datetime:
@@ -227,24 +228,6 @@ def test_atomic_copy_hashes_what_it_wrote_and_leaves_nothing_on_failure(tmp_path
 
 
 # ---- speed: background writes, batched manifest, JPEG (issue 10) ----------------------------------
-_NEAR_RGB_JS = """
-async ([b64, mime, rgb, tol]) => {
-  const img = new Image();
-  img.src = 'data:' + mime + ';base64,' + b64;
-  await img.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = img.width; canvas.height = img.height;
-  const ctx = canvas.getContext('2d');
-  ctx.drawImage(img, 0, 0);
-  const data = ctx.getImageData(0, 0, img.width, img.height).data;
-  let n = 0;
-  for (let i = 0; i < data.length; i += 4) {
-    if (Math.abs(data[i] - rgb[0]) <= tol && Math.abs(data[i + 1] - rgb[1]) <= tol
-        && Math.abs(data[i + 2] - rgb[2]) <= tol) n++;
-  }
-  return n;
-}
-"""
 
 
 async def test_jpeg_screenshot_still_masks_the_password(page: Page, stub: StubServer, tmp_path: Path) -> None:
